@@ -1,0 +1,237 @@
+#include "core/config.hpp"
+
+#include <fstream>
+#include <sstream>
+
+#include "core/error.hpp"
+
+namespace axsim {
+
+ConfigNode::ConfigNode(YAML::Node node, std::string file, std::string path)
+    : node_(std::move(node)), file_(std::move(file)), path_(std::move(path)) {}
+
+ConfigNode ConfigNode::load_file(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) throw_input_error(file, "", "a readable YAML file", "a file that cannot be opened");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return parse(ss.str(), file);
+}
+
+ConfigNode ConfigNode::parse(const std::string& text, const std::string& name) {
+  try {
+    return ConfigNode(YAML::Load(text), name, "");
+  } catch (const YAML::Exception& e) {
+    throw_input_error(name, "line " + std::to_string(e.mark.line + 1) + ", column " + std::to_string(e.mark.column + 1),
+                      "valid YAML", e.msg);
+  }
+}
+
+std::string ConfigNode::location() const {
+  std::string s;
+  if (node_ && !node_.Mark().is_null()) s = "line " + std::to_string(node_.Mark().line + 1);
+  if (!path_.empty()) s += (s.empty() ? "" : ", ") + std::string("key ") + path_;
+  return s;
+}
+
+void ConfigNode::fail(const std::string& expected, const std::string& found, const std::string& hint) const {
+  throw_input_error(file_, location(), expected, found, hint);
+}
+
+std::string ConfigNode::child_path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
+
+bool ConfigNode::has(const std::string& key) const {
+  return node_.IsMap() && node_[key] && !node_[key].IsNull();
+}
+
+void ConfigNode::expect_map() const {
+  if (!node_.IsMap() && !node_.IsNull()) fail("a mapping of keys to values", "a " + std::string(node_.IsSequence() ? "list" : "scalar"));
+}
+
+void ConfigNode::expect_keys(const std::vector<std::string>& allowed) const {
+  expect_map();
+  if (!node_.IsMap()) return;
+  for (const auto& kv : node_) {
+    const std::string key = kv.first.as<std::string>();
+    bool ok = false;
+    for (const auto& a : allowed) ok = ok || key == a;
+    if (!ok) {
+      std::string list;
+      for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+      ConfigNode at(kv.first, file_, child_path(key));
+      at.fail("one of the keys {" + list + "}", "unknown key '" + key + "'", closest_match(key, allowed));
+    }
+  }
+}
+
+void ConfigNode::expect_keys(std::initializer_list<std::string_view> allowed) const {
+  expect_keys(std::vector<std::string>(allowed.begin(), allowed.end()));
+}
+
+ConfigNode ConfigNode::child(const std::string& key) const {
+  expect_map();
+  if (!has(key)) fail("a required key '" + key + "'", "it missing");
+  return ConfigNode(node_[key], file_, child_path(key));
+}
+
+std::optional<ConfigNode> ConfigNode::maybe(const std::string& key) const {
+  expect_map();
+  if (!has(key)) return std::nullopt;
+  return ConfigNode(node_[key], file_, child_path(key));
+}
+
+std::vector<ConfigNode> ConfigNode::items() const {
+  if (!node_.IsSequence()) fail("a list", node_.IsMap() ? "a mapping" : "'" + as_str() + "'");
+  std::vector<ConfigNode> out;
+  for (std::size_t i = 0; i < node_.size(); ++i)
+    out.emplace_back(node_[i], file_, path_ + "[" + std::to_string(i) + "]");
+  return out;
+}
+
+std::vector<std::pair<std::string, ConfigNode>> ConfigNode::entries() const {
+  expect_map();
+  std::vector<std::pair<std::string, ConfigNode>> out;
+  if (!node_.IsMap()) return out;
+  for (const auto& kv : node_) {
+    const std::string key = kv.first.as<std::string>();
+    out.emplace_back(key, ConfigNode(kv.second, file_, child_path(key)));
+  }
+  return out;
+}
+
+std::string ConfigNode::as_str() const {
+  if (!node_.IsScalar()) fail("a single value", node_.IsMap() ? "a mapping" : "a list");
+  return node_.Scalar();
+}
+
+double ConfigNode::as_num() const {
+  const std::string s = as_str();
+  try {
+    return parse_quantity(s, Dim::none);
+  } catch (const UnitError& e) {
+    fail(e.what());
+  }
+}
+
+double ConfigNode::as_quantity(Dim dim) const {
+  const std::string s = as_str();
+  try {
+    return parse_quantity(s, dim);
+  } catch (const UnitError& e) {
+    fail(e.what());
+  }
+}
+
+std::string ConfigNode::str(const std::string& key) const { return child(key).as_str(); }
+std::string ConfigNode::str(const std::string& key, const std::string& def) const {
+  auto c = maybe(key);
+  return c ? c->as_str() : def;
+}
+double ConfigNode::num(const std::string& key) const { return child(key).as_num(); }
+double ConfigNode::num(const std::string& key, double def) const {
+  auto c = maybe(key);
+  return c ? c->as_num() : def;
+}
+
+std::int64_t ConfigNode::integer(const std::string& key, std::optional<std::int64_t> def, std::int64_t min,
+                                 std::int64_t max) const {
+  auto c = maybe(key);
+  if (!c) {
+    if (!def) child(key);  // throws "required"
+    return *def;
+  }
+  const std::string s = c->as_str();
+  std::int64_t v = 0;
+  std::size_t used = 0;
+  try {
+    v = std::stoll(s, &used, 0);
+  } catch (...) {
+    used = 0;
+  }
+  if (used == 0 || used != s.size()) c->fail("an integer", "'" + s + "'");
+  if (v < min || v > max)
+    c->fail("an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]", std::to_string(v));
+  return v;
+}
+
+bool ConfigNode::boolean(const std::string& key, std::optional<bool> def) const {
+  auto c = maybe(key);
+  if (!c) {
+    if (!def) child(key);
+    return *def;
+  }
+  const std::string s = c->as_str();
+  if (s == "true" || s == "yes" || s == "on") return true;
+  if (s == "false" || s == "no" || s == "off") return false;
+  c->fail("true or false", "'" + s + "'");
+}
+
+double ConfigNode::quantity(const std::string& key, Dim dim, std::optional<double> def) const {
+  auto c = maybe(key);
+  if (!c) {
+    if (!def) child(key);
+    return *def;
+  }
+  return c->as_quantity(dim);
+}
+
+std::string ConfigNode::choice(const std::string& key, std::initializer_list<std::string_view> options,
+                               std::optional<std::string> def) const {
+  auto c = maybe(key);
+  if (!c) {
+    if (!def) child(key);
+    return *def;
+  }
+  const std::string s = c->as_str();
+  std::string list;
+  for (auto o : options) {
+    if (s == o) return s;
+    list += (list.empty() ? "" : ", ") + std::string(o);
+  }
+  c->fail("one of {" + list + "}", "'" + s + "'", closest_match(s, options));
+}
+
+void apply_override(YAML::Node& root, const std::string& assignment, const std::string& origin) {
+  const auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0)
+    throw_input_error(origin, "'" + assignment + "'", "an override of the form key.path=value");
+  const std::string path = assignment.substr(0, eq);
+  const std::string value = assignment.substr(eq + 1);
+  YAML::Node parsed;
+  try {
+    parsed = YAML::Load(value);
+  } catch (const YAML::Exception& e) {
+    throw_input_error(origin, "'" + assignment + "'", "a YAML value after '='", e.msg);
+  }
+  std::vector<std::string> parts;
+  std::size_t start = 0;
+  while (true) {
+    const auto dot = path.find('.', start);
+    parts.push_back(path.substr(start, dot - start));
+    if (dot == std::string::npos) break;
+    start = dot + 1;
+  }
+  // yaml-cpp nodes are handles: walk with a vector of handles to avoid rebinding semantics.
+  std::vector<YAML::Node> chain{root};
+  for (std::size_t i = 0; i + 1 < parts.size(); ++i) {
+    if (parts[i].empty()) throw_input_error(origin, "'" + assignment + "'", "a key path without empty parts");
+    YAML::Node next = chain.back()[parts[i]];
+    if (next.IsDefined() && !next.IsNull() && !next.IsMap())
+      throw_input_error(origin, "'" + assignment + "'", "'" + parts[i] + "' to be a mapping", "a value");
+    if (!next.IsDefined() || next.IsNull()) {
+      chain.back()[parts[i]] = YAML::Node(YAML::NodeType::Map);
+      next = chain.back()[parts[i]];
+    }
+    chain.push_back(next);
+  }
+  if (parts.back().empty()) throw_input_error(origin, "'" + assignment + "'", "a key path without empty parts");
+  chain.back()[parts.back()] = parsed;
+}
+
+std::string to_yaml_text(const YAML::Node& node) {
+  YAML::Emitter out;
+  out << node;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace axsim
