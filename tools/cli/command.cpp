@@ -1,0 +1,34 @@
+#include "tools/cli/command.hpp"
+
+#include <iostream>
+
+#include "core/error.hpp"
+
+namespace axsim::cli {
+
+bool parse_options(const std::string& command, const std::string& usage, po::options_description& options,
+                   const std::vector<std::string>& args, po::variables_map& vm,
+                   const po::positional_options_description* positional) {
+  options.add_options()("help,h", "show this help");
+  try {
+    po::command_line_parser parser(args);
+    parser.options(options);
+    if (positional) parser.positional(*positional);
+    po::store(parser.run(), vm);
+    if (vm.count("help")) {
+      std::cout << "usage: axsim " << command << " " << usage << "\n\n" << options << "\n";
+      return true;
+    }
+    po::notify(vm);
+  } catch (const po::unknown_option& e) {
+    std::vector<std::string> names;
+    for (const auto& o : options.options()) names.push_back("--" + o->long_name());
+    throw_input_error("<command line>", "axsim " + command, "one of its options (see --help)",
+                      "unknown option '" + e.get_option_name() + "'", closest_match(e.get_option_name(), names));
+  } catch (const po::error& e) {
+    throw_input_error("<command line>", "axsim " + command, "valid options (see --help)", e.what());
+  }
+  return false;
+}
+
+}  // namespace axsim::cli

@@ -1,0 +1,32 @@
+// The axsim command line: a tree of named commands ("model drum", "train", "sim"...). Each command
+// parses its own options (Boost.program_options) and returns an exit code; errors are exceptions
+// (InputError -> exit 2, OutputError -> exit 3) turned into one-line messages by main().
+#pragma once
+
+#include <boost/program_options.hpp>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace axsim::cli {
+
+namespace po = boost::program_options;
+
+enum ExitCode : int { kOk = 0, kInternalError = 1, kBadInput = 2, kOutputError = 3, kInterrupted = 130 };
+
+struct Command {
+  std::string name;     // "model drum"
+  std::string summary;  // one line for the command list
+  std::function<int(const std::vector<std::string>& args)> run;
+};
+
+// Every command file registers its commands here (explicit, no static-initialisation tricks).
+std::vector<Command> model_commands();
+
+// Parse `args` against `options` (+ positional), print help and return true if --help was given.
+// Throws InputError("<command line>", ...) on a bad option, naming the closest valid option.
+bool parse_options(const std::string& command, const std::string& usage, po::options_description& options,
+                   const std::vector<std::string>& args, po::variables_map& vm,
+                   const po::positional_options_description* positional = nullptr);
+
+}  // namespace axsim::cli
