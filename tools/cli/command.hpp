@@ -4,6 +4,8 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+
+#include "core/config.hpp"
 #include <functional>
 #include <string>
 #include <vector>
@@ -22,11 +24,15 @@ struct Command {
 
 // Every command file registers its commands here (explicit, no static-initialisation tricks).
 std::vector<Command> model_commands();
+std::vector<Command> train_commands();
 
 // Parse `args` against `options` (+ positional), print help and return true if --help was given.
 // Throws InputError("<command line>", ...) on a bad option, naming the closest valid option.
 bool parse_options(const std::string& command, const std::string& usage, po::options_description& options,
                    const std::vector<std::string>& args, po::variables_map& vm,
                    const po::positional_options_description* positional = nullptr);
+
+// A YAML config with "-p key.path=value" overrides applied (the CLI convention of every command).
+ConfigNode load_config_with_overrides(const std::string& path, const std::vector<std::string>& overrides);
 
 }  // namespace axsim::cli
