@@ -22,7 +22,7 @@ done
 
 packages=(build-essential cmake ninja-build pkg-config git
   libsystemc-dev libyaml-cpp-dev libboost-program-options-dev nlohmann-json3-dev libfmt-dev
-  libgtest-dev libgmock-dev libbenchmark-dev "${extra[@]}")
+  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev "${extra[@]}")
 # npm may come bundled with a nodejs build: only ask Debian for it when the command is absent.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 
