@@ -13,6 +13,8 @@
 #include "energy/eta.hpp"
 #include "energy/technology.hpp"
 #include "models/analog_vmm.hpp"
+#include "models/drum.hpp"
+#include "models/fault_channel.hpp"
 #include "models/voltage_curve.hpp"
 #include "tools/cli/command.hpp"
 
@@ -198,6 +200,78 @@ int cmd_analog(const std::vector<std::string>& args) {
   return kOk;
 }
 
+int cmd_drum(const std::vector<std::string>& args) {
+  po::options_description o("options");
+  int k = 4, bits = 8;
+  bool transform = false;
+  o.add_options()("k", po::value(&k), "DRUM width k (bits kept from the leading one); k >= bits is exact")(
+      "bits", po::value(&bits), "operand word width including the sign (8)")(
+      "transform", po::bool_switch(&transform), "print the operand transform D(x) of one value per line instead");
+  po::variables_map vm;
+  if (parse_options("model drum", "--k K [--bits B]   (stdin: lines 'a b'; prints the DRUM product)", o, args, vm))
+    return kOk;
+  if (bits < 2 || bits > 32) throw_input_error("<command line>", "--bits", "a width in [2, 32]", std::to_string(bits));
+  if (k < 1) throw_input_error("<command line>", "--k", "k >= 1", std::to_string(k));
+  const Multiplier m = k >= bits ? Multiplier::exact(bits) : Multiplier::drum(k, bits);
+  const long long lo = -(1LL << (bits - 1)) + 1, hi = (1LL << (bits - 1)) - 1;
+  std::string line;
+  long n = 0;
+  while (std::getline(std::cin, line)) {
+    ++n;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const auto v = parse_integers(line, n, transform ? 1 : 2);
+    for (long long x : v)
+      if (x < lo || x > hi)
+        throw_input_error("<stdin>", "line " + std::to_string(n),
+                          fmt::format("operands in [{}, {}] ({}-bit sign-magnitude)", lo, hi, bits), std::to_string(x));
+    if (transform) std::cout << m.transform(std::int32_t(v[0])) << "\n";
+    else std::cout << m.multiply(std::int32_t(v[0]), std::int32_t(v[1])) << "\n";
+  }
+  return kOk;
+}
+
+int cmd_fault(const std::vector<std::string>& args) {
+  po::options_description o("options");
+  std::string channel = "flip", p_text;
+  int bits = 8;
+  std::uint64_t seed = 1;
+  bool is_unsigned = false;
+  o.add_options()("channel", po::value(&channel), "flip | bit_mask | word_mask | erasure | stuck_at")(
+      "p", po::value(&p_text), "fault rate: per stored bit (per word for erasure)")(
+      "bits", po::value(&bits), "word width (8)")("seed", po::value(&seed), "random seed (1)")(
+      "unsigned", po::bool_switch(&is_unsigned), "words are unsigned activations (sign bit not stored, cannot fault)");
+  po::variables_map vm;
+  if (parse_options("model fault", "--channel C --p P [--bits B] [--seed S] [--unsigned]   (stdin: integer words)", o,
+                    args, vm))
+    return kOk;
+  if (p_text.empty()) throw_input_error("<command line>", "axsim model fault", "a fault rate --p");
+  const double p = cli_quantity(p_text, Dim::none, "--p");
+  if (bits < 1 || bits > 32) throw_input_error("<command line>", "--bits", "a width in [1, 32]", std::to_string(bits));
+  const auto ch = make_fault_channel(channel, "<command line>", "--channel");
+  if (!(p >= 0 && p <= ch->max_rate()))
+    throw_input_error("<command line>", "--p", fmt::format("a rate in [0, {}]", ch->max_rate()), p_text);
+  const WordLayout layout{bits, !is_unsigned};
+  const long long lo = is_unsigned ? 0 : -(1LL << (bits - 1)), hi = (1LL << (bits - 1)) - 1;
+  std::vector<std::int32_t> words;
+  std::string line;
+  long n = 0;
+  while (std::getline(std::cin, line)) {
+    ++n;
+    for (long long x : parse_integers(line, n)) {
+      if (x < lo || x > hi)
+        throw_input_error("<stdin>", "line " + std::to_string(n), fmt::format("words in [{}, {}]", lo, hi), std::to_string(x));
+      words.push_back(std::int32_t(x));
+    }
+  }
+  // Words are read in input order from one stream, so the output depends only on (seed, input).
+  CounterRng rng(seed, stream_id({0xFA17u}));
+  const FaultStats st = ch->apply(std::span<std::int32_t>(words), layout, p, rng);
+  for (auto w : words) std::cout << w << "\n";
+  std::cerr << fmt::format("{} words, {} stored bits read, {} faulty bits, {} words changed (channel {}, p = {})\n",
+                           st.words_read, st.bits_read, st.faulty_bits, st.words_changed, ch->name(), p);
+  return kOk;
+}
+
 }  // namespace
 
 std::vector<Command> model_commands() {
@@ -205,6 +279,8 @@ std::vector<Command> model_commands() {
       {"model ber", "voltage -> SRAM bit-error rate (and back) from a technology file", cmd_ber},
       {"model eta", "the papers' abstract energy model: eta(p) = -ln(p)/a and back", cmd_eta},
       {"model sweep", "table of bit-error rate and energy over a voltage range", cmd_sweep},
+      {"model drum", "DRUM approximate products (or operand transforms) of integers on stdin", cmd_drum},
+      {"model fault", "corrupt integer words on stdin through a memory fault channel", cmd_fault},
       {"model analog", "analog floating-gate VMM shot noise and power for one neuron", cmd_analog},
   };
 }

@@ -1,0 +1,93 @@
+// Sparse Bernoulli sampling by geometric skips: the positions of independent faults (probability p
+// each) in a stream of n bits or words. Memory faults are rare (p ~ 1e-4..1e-2), so instead of one
+// random draw per bit we draw the GAP to the next fault, gap = floor(log(U) / log(1-p)) with U in
+// (0, 1], which is geometric: P(gap >= k) = (1-p)^k. The cost is one draw per fault, not per bit.
+// Every fault channel (models/fault_channel.hpp) samples through this class, so the trainer and the
+// simulator see the same fault process.
+#pragma once
+
+#include <bit>
+#include <cfloat>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "core/rng.hpp"
+
+namespace axsim {
+
+class FaultSampler {
+ public:
+  // p in [0, 1] (throws std::invalid_argument otherwise, also for NaN). Rate limits that depend on the
+  // physics (a bit-error rate is at most 0.5) are checked by the channels, not here.
+  explicit FaultSampler(double p);
+
+  double p() const { return p_; }
+  // True when no fault can occur (p == 0, or p below DBL_MIN: fewer than 1e-289 expected faults in
+  // any stream shorter than 2^64 positions). Such a sampler makes no random draws.
+  bool never() const { return never_; }
+  // True when p == 1: every position is faulty, and no random draws are made.
+  bool always() const { return always_; }
+
+  // Number of fault-free positions before the next fault; a result >= limit means "no fault among
+  // the next `limit` positions". Never overflows, however small p is.
+  std::uint64_t next_gap(CounterRng& rng, std::uint64_t limit) const {
+    if (never_) return limit;
+    if (always_) return 0;
+    // log(U) <= 0 and inv_log_q_ < 0, so the product is >= 0 and the integer conversion (truncation)
+    // is the floor (std::floor would be a libm call without SSE4.1). Compared in double before the
+    // conversion so that a huge gap (tiny p) cannot overflow the integer.
+    const double gap = std::log(rng.uniform_pos()) * inv_log_q_;
+    return gap < double(limit) ? std::uint64_t(gap) : limit;
+  }
+
+  // Calls on_fault(position) for every faulty position in [0, n), in increasing order; returns the
+  // number of faults.
+  template <class OnFault>
+  std::uint64_t for_each_fault(std::uint64_t n, CounterRng& rng, OnFault&& on_fault) const {
+    std::uint64_t count = 0;
+    for (std::uint64_t pos = 0; pos < n; ++pos, ++count) {
+      const std::uint64_t remaining = n - pos;
+      const std::uint64_t gap = next_gap(rng, remaining);
+      if (gap >= remaining) break;
+      pos += gap;
+      on_fault(pos);
+    }
+    return count;
+  }
+
+  // Word-level faults (erasure): on_fault(word) for each of n_words words faulty with probability p.
+  template <class OnFault>
+  std::uint64_t for_each_faulty_word(std::uint64_t n_words, CounterRng& rng, OnFault&& on_fault) const {
+    return for_each_fault(n_words, rng, on_fault);
+  }
+
+  // Bit-level faults in a block of n_words words of `stored_bits` stored bits each (bit stream
+  // position = word * stored_bits + bit): on_fault(word, bit) in increasing order; returns the count.
+  // Throws std::invalid_argument if stored_bits is outside [0, 64] or n_words * stored_bits
+  // overflows 64 bits.
+  template <class OnFault>
+  std::uint64_t for_each_faulty_bit(std::uint64_t n_words, int stored_bits, CounterRng& rng, OnFault&& on_fault) const {
+    const std::uint64_t n_bits = checked_bit_count(n_words, stored_bits);
+    const auto bits = std::uint64_t(stored_bits);
+    if (std::has_single_bit(bits)) {  // 8/16/32-bit words: a shift instead of a 64-bit division per fault
+      const int shift = std::countr_zero(bits);
+      return for_each_fault(n_bits, rng,
+                            [&](std::uint64_t pos) { on_fault(pos >> shift, unsigned(pos & (bits - 1))); });
+    }
+    return for_each_fault(n_bits, rng, [&](std::uint64_t pos) { on_fault(pos / bits, unsigned(pos % bits)); });
+  }
+
+  // All faulty positions in [0, n) (for tests and small blocks; the callbacks above avoid the vector).
+  std::vector<std::uint64_t> fault_positions(std::uint64_t n, CounterRng& rng) const;
+
+  static std::uint64_t checked_bit_count(std::uint64_t n_words, int stored_bits);
+
+ private:
+  double p_;
+  double inv_log_q_ = 0;  // 1 / log(1 - p), finite and < 0 when 0 < p < 1
+  bool never_ = false;
+  bool always_ = false;
+};
+
+}  // namespace axsim
