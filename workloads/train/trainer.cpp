@@ -55,6 +55,14 @@ TrainConfig TrainConfig::from(const ConfigNode& root) {
 
 namespace {
 
+// The configuration a checkpoint belongs to, without training.epochs: extending a finished run with
+// more epochs (--resume -p training.epochs=N) is a resume of the same run.
+std::string resumable_config_text(const ConfigNode& root) {
+  YAML::Node copy = YAML::Clone(root.yaml());
+  if (copy["training"] && copy["training"].IsMap()) copy["training"].remove("epochs");
+  return to_yaml_text(copy);
+}
+
 Dataset load_limited(const std::string& spec, std::size_t limit) {
   Dataset d = load_dataset(spec);
   if (limit > 0 && limit < d.size) {
@@ -175,7 +183,7 @@ void Trainer::save_checkpoint(const std::string& path, int epochs_done, std::uin
   w.set_metadata("axsim.checkpoint.step", std::to_string(step));
   w.set_metadata("axsim.checkpoint.optimizer_steps", std::to_string(opt_->steps()));
   w.set_metadata("axsim.checkpoint.history", hist.dump());
-  w.set_metadata("axsim.checkpoint.config", to_yaml_text(cfg_.root.yaml()));
+  w.set_metadata("axsim.checkpoint.config", resumable_config_text(cfg_.root));
   w.set_metadata("axsim.checkpoint.wall_seconds", std::to_string(wall_seconds_));
   w.write(path);
 }
@@ -183,7 +191,7 @@ void Trainer::save_checkpoint(const std::string& path, int epochs_done, std::uin
 bool Trainer::load_checkpoint(const std::string& path, int& epochs_done, std::uint64_t& step) {
   if (!fs::exists(path)) return false;
   const auto f = artifact::SafetensorsFile::load(path);
-  if (f.metadata_value("axsim.checkpoint.config") != to_yaml_text(cfg_.root.yaml()))
+  if (f.metadata_value("axsim.checkpoint.config") != resumable_config_text(cfg_.root))
     throw_input_error(path, "metadata axsim.checkpoint.config", "a checkpoint of the same configuration",
                       "a different configuration (start a new run directory, or drop --resume)");
   auto restore = [&](const std::string& name, std::vector<float>& dst) {
