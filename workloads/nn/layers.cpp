@@ -105,6 +105,15 @@ Shape Conv2d::output_shape(const Shape& in) const {
   return {out_c_, r, c};
 }
 
+// Output columns [lo, hi) whose input column ocol*stride - pad + kj lies inside [0, w): the rest read
+// the zero padding. Lets im2col/col2im copy runs instead of testing every element.
+std::pair<int, int> Conv2d::valid_columns(int kj, int out_cols, int w) const {
+  auto ceil_div = [](int a, int b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); };
+  const int lo = std::clamp(ceil_div(pad_ - kj, stride_), 0, out_cols);
+  const int hi = std::clamp(ceil_div(w + pad_ - kj, stride_), lo, out_cols);
+  return {lo, hi};
+}
+
 std::uint64_t Conv2d::macs_per_sample(const Shape& in) const {
   const Shape o = output_shape(in);
   return std::uint64_t(o[0]) * o[1] * o[2] * in_c_ * k_ * k_;
@@ -132,10 +141,12 @@ void Conv2d::forward(const Tensor& x, Tensor& y, const ForwardContext&) {
           continue;
         }
         const float* srow = src + std::size_t(iy) * w;
-        for (int ocol = 0; ocol < c; ++ocol) {
-          const int ix = ocol * stride_ - pad_ + kj;
-          d[ocol] = (ix >= 0 && ix < w) ? srow[ix] : 0.0f;
-        }
+        const auto [lo, hi] = valid_columns(kj, c, w);
+        std::fill(d, d + lo, 0.0f);
+        if (stride_ == 1) std::copy(srow + lo - pad_ + kj, srow + hi - pad_ + kj, d + lo);
+        else
+          for (int ocol = lo; ocol < hi; ++ocol) d[ocol] = srow[ocol * stride_ - pad_ + kj];
+        std::fill(d + hi, d + c, 0.0f);
       }
     }
   }
@@ -192,12 +203,10 @@ void Conv2d::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor
       for (int orow = 0; orow < r; ++orow) {
         const int iy = orow * stride_ - pad_ + ki;
         if (iy < 0 || iy >= h) continue;
-        float* drow = dimg + std::size_t(iy) * w;
+        float* drow = dimg + std::size_t(iy) * w - pad_ + kj;
         const float* srow = src + std::size_t(orow) * c;
-        for (int ocol = 0; ocol < c; ++ocol) {
-          const int ix = ocol * stride_ - pad_ + kj;
-          if (ix >= 0 && ix < w) drow[ix] += srow[ocol];
-        }
+        const auto [lo, hi] = valid_columns(kj, c, w);
+        for (int ocol = lo; ocol < hi; ++ocol) drow[ocol * stride_] += srow[ocol];
       }
     }
   }

@@ -51,6 +51,7 @@ class Conv2d : public Layer {
   Parameter* bias() { return has_bias_ ? &bias_ : nullptr; }
 
  private:
+  std::pair<int, int> valid_columns(int kj, int out_cols, int w) const;
   int in_c_, out_c_, k_, stride_, pad_;
   bool has_bias_;
   Parameter weight_, bias_;
