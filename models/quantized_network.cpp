@@ -1,20 +1,42 @@
 #include "models/quantized_network.hpp"
 
+#include <algorithm>
+#include <stdexcept>
 #include <string>
 
 #include "core/error.hpp"
+
+// The batch loop is plain C++ that GCC/Clang vectorize; the default x86-64 target (SSE2) lacks 32-bit
+// min/max, so also build an AVX2 clone, picked at load time when the CPU has it.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__)) && !defined(__AVX2__)
+#define AXSIM_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define AXSIM_VECTOR_CLONES
+#endif
 
 namespace axsim {
 
 std::uint64_t QLayer::macs() const {
   switch (kind) {
-    case QOpKind::dense: return std::uint64_t(in_c) * out_c;
-    case QOpKind::conv2d: return std::uint64_t(out_c) * out_h * out_w * in_c * kernel * kernel;
-    default: return 0;
+    case QOpKind::dense:
+      return std::uint64_t(in_c) * out_c;
+    case QOpKind::conv2d:
+      return std::uint64_t(out_c) * out_h * out_w * in_c * kernel * kernel;
+    default:
+      return 0;
   }
 }
 
 namespace {
+
+AXSIM_VECTOR_CLONES void requantize_shift_right(const std::int32_t* acc, std::size_t n, int shift, std::int32_t lo,
+                                                std::int32_t hi, std::uint8_t* codes) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int32_t a = acc[i];
+    const std::int32_t v = (a >> shift) + ((a >> (shift - 1)) & 1);  // round half up, no overflow
+    codes[i] = std::uint8_t(std::min(std::max(v, lo), hi));
+  }
+}
 
 std::string geometry(int c, int h, int w) {
   return "(" + std::to_string(c) + ", " + std::to_string(h) + ", " + std::to_string(w) + ")";
@@ -39,7 +61,8 @@ void check_layer(const std::string& origin, const QLayer& l) {
   check_activation_format(origin, where, "input format", l.input_format);
   switch (l.kind) {
     case QOpKind::dense:
-      if (l.in_h != 1 || l.in_w != 1 || l.out_h != 1 || l.out_w != 1 || l.kernel != 1 || l.stride != 1 || l.padding != 0)
+      if (l.in_h != 1 || l.in_w != 1 || l.out_h != 1 || l.out_w != 1 || l.kernel != 1 || l.stride != 1 ||
+          l.padding != 0)
         fail("a dense layer with flat input and output (h = w = 1, kernel = stride = 1, padding 0)",
              "input " + geometry(l.in_c, l.in_h, l.in_w) + ", output " + geometry(l.out_c, l.out_h, l.out_w));
       break;
@@ -91,9 +114,9 @@ void check_layer(const std::string& origin, const QLayer& l) {
     const int code = l.weights[i];
     const bool ok = l.binary_weights ? (code == 1 || code == -1) : (code >= wf.min_code() && code <= wf.max_code());
     if (!ok)
-      fail(l.binary_weights ? "weight codes -1 or +1"
-                            : "weight codes in [" + std::to_string(wf.min_code()) + ", " +
-                                  std::to_string(wf.max_code()) + "]",
+      fail(l.binary_weights
+               ? "weight codes -1 or +1"
+               : "weight codes in [" + std::to_string(wf.min_code()) + ", " + std::to_string(wf.max_code()) + "]",
            "code " + std::to_string(code) + " at weight " + std::to_string(i));
   }
   const Multiplier& m = l.multiplier;
@@ -109,6 +132,22 @@ void check_layer(const std::string& origin, const QLayer& l) {
 
 }  // namespace
 
+void requantize_batch(std::span<const std::int32_t> acc, int shift, const FixedPointFormat& out, bool relu,
+                      std::span<std::uint8_t> codes) {
+  if (acc.size() != codes.size())
+    throw std::invalid_argument("requantize_batch: " + std::to_string(acc.size()) + " accumulators but " +
+                                std::to_string(codes.size()) + " codes");
+  if (!out.codes_fit<std::uint8_t>())
+    throw std::invalid_argument("requantize_batch: codes of " + out.to_string() + " do not fit uint8");
+  if (shift >= 1 && shift <= 31) {
+    // Unsigned formats have min_code 0, so the clamp already applies the ReLU.
+    const std::int32_t lo = relu ? std::max(0, out.min_code()) : out.min_code();
+    requantize_shift_right(acc.data(), acc.size(), shift, lo, out.max_code(), codes.data());
+    return;
+  }
+  for (std::size_t i = 0; i < acc.size(); ++i) codes[i] = std::uint8_t(requantize(acc[i], shift, out, relu));
+}
+
 void validate(const QuantizedNetwork& net, const std::string& origin) {
   if (net.layers.empty()) throw_input_error(origin, "layers", "at least one layer", "none");
   if (net.classes <= 0) throw_input_error(origin, "classes", "a positive class count", std::to_string(net.classes));
@@ -119,11 +158,11 @@ void validate(const QuantizedNetwork& net, const std::string& origin) {
     const std::string where = "layer " + l.name;
     const FixedPointFormat& expected_format = previous ? previous->output_format : net.input_format;
     if (l.input_format != expected_format)
-      throw_input_error(origin, where,
-                        "input format " + expected_format.to_string() + " (the " +
-                            (previous ? "output format of layer " + previous->name : std::string("network input format")) +
-                            ")",
-                        l.input_format.to_string());
+      throw_input_error(
+          origin, where,
+          "input format " + expected_format.to_string() + " (the " +
+              (previous ? "output format of layer " + previous->name : std::string("network input format")) + ")",
+          l.input_format.to_string());
     if (previous && (l.in_c != previous->out_c || l.in_h != previous->out_h || l.in_w != previous->out_w))
       throw_input_error(origin, where,
                         "input " + geometry(previous->out_c, previous->out_h, previous->out_w) +

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -34,9 +35,9 @@ struct QLayer {
   int out_c = 0, out_h = 1, out_w = 1;
   int kernel = 1, stride = 1, padding = 0;
   // Dense/conv arithmetic.
-  FixedPointFormat weight_format;  // signed, symmetric
-  FixedPointFormat input_format;   // unsigned activations (or the network input format)
-  FixedPointFormat output_format;  // unsigned after ReLU; unused for the last layer
+  FixedPointFormat weight_format;    // signed, symmetric
+  FixedPointFormat input_format;     // unsigned activations (or the network input format)
+  FixedPointFormat output_format;    // unsigned after ReLU; unused for the last layer
   std::vector<std::int8_t> weights;  // codes, layout [out_c][in_c][kernel][kernel] (dense: [out][in])
   std::vector<std::int32_t> bias;    // at the accumulator step; empty = no bias
   bool relu = false;                 // ReLU fused on the output (clamp at 0)
@@ -71,12 +72,22 @@ void validate(const QuantizedNetwork& net, const std::string& origin = "<quantiz
 // acc * 2^-shift rounded half up, ReLU if asked, saturated to the output format's code range.
 inline std::int32_t requantize(std::int64_t acc, int shift, const FixedPointFormat& out, bool relu) {
   std::int64_t v;
-  if (shift > 0) v = (acc + (std::int64_t{1} << (shift - 1))) >> shift;  // arithmetic shift: floor, so +half = round half up
-  else v = acc << (-shift);
+  if (shift > 0)
+    v = (acc + (std::int64_t{1} << (shift - 1))) >> shift;  // arithmetic shift: floor, so +half = round half up
+  else
+    v = acc << (-shift);
   if (relu && v < 0) v = 0;
   const std::int64_t lo = out.min_code(), hi = out.max_code();
   return std::int32_t(v < lo ? lo : (v > hi ? hi : v));
 }
+
+// Batch form for int32 accumulators (bias already added): codes[i] = requantize(acc[i], shift, out, relu),
+// bit-identical to the scalar function, vectorized (for 1 <= shift <= 31 it rounds as
+// (a >> shift) + ((a >> (shift - 1)) & 1), which equals floor((a + 2^(shift-1)) / 2^shift) without the
+// overflow of the addition). out's codes must fit uint8 (unsigned, at most 9 bits); sizes must match
+// (std::invalid_argument otherwise).
+void requantize_batch(std::span<const std::int32_t> acc, int shift, const FixedPointFormat& out, bool relu,
+                      std::span<std::uint8_t> codes);
 
 // Average of `count` codes, rounded half up (what an integer pooling unit with a divider does).
 inline std::int32_t average_codes(std::int64_t sum, int count) {

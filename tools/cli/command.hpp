@@ -25,6 +25,7 @@ struct Command {
 // Every command file registers its commands here (explicit, no static-initialisation tricks).
 std::vector<Command> model_commands();
 std::vector<Command> train_commands();
+std::vector<Command> eval_commands();
 
 // Parse `args` against `options` (+ positional), print help and return true if --help was given.
 // Throws InputError("<command line>", ...) on a bad option, naming the closest valid option.

@@ -56,4 +56,20 @@ TrainedModel load_trained_model(const std::string& path) {
   return m;
 }
 
+QuantizedNetwork load_deployed_network(const std::string& path, const Dataset& calibration,
+                                       const quant::QuantizeOptions& options, int calibration_samples) {
+  TrainedModel model = load_trained_model(path);
+  if (calibration.size == 0) throw_input_error(calibration.source, "", "at least one sample to calibrate activations");
+  if (calibration.feature_count() != std::size_t(nn::shape_size(model.network->spec().input)))
+    throw_input_error(calibration.source, "", std::to_string(nn::shape_size(model.network->spec().input)) +
+                                                  " features per sample (the network input of " + path + ")",
+                      std::to_string(calibration.feature_count()));
+  quant::QuantizeOptions o = options;
+  if (model.info.binary_connect) o.weight_bits = 1;
+  const int n = int(std::min<std::size_t>(calibration.size, std::size_t(std::max(1, calibration_samples))));
+  QuantizedNetwork net = quant::quantize_network(*model.network, calibration.features.data(), n, o);
+  if (net.name.empty()) net.name = path;
+  return net;
+}
+
 }  // namespace axsim::artifact

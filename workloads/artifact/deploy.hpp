@@ -13,7 +13,10 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "models/quantized_network.hpp"
+#include "workloads/data/dataset.hpp"
 #include "workloads/nn/network.hpp"
+#include "workloads/quant/quantize.hpp"
 
 namespace axsim::artifact {
 
@@ -35,5 +38,13 @@ struct TrainedModel {
 // Validates everything: the file format (safetensors loader), the metadata JSON, and every tensor's
 // presence, dtype and shape against the network spec. Errors name the file and the tensor/key.
 TrainedModel load_trained_model(const std::string& path);
+
+// The integer network the accelerator runs, from a deploy artifact: the trained model quantized with
+// `options`, activation ranges calibrated on the first `calibration_samples` samples of `calibration`.
+// `axsim eval` and `axsim sim` both call this, so they deploy the same integers.
+// Known limitation: the quantized network is not yet stored in the artifact, so callers calibrate on the
+// data they are given (the CLI uses the evaluated data set).
+QuantizedNetwork load_deployed_network(const std::string& path, const Dataset& calibration,
+                                       const quant::QuantizeOptions& options = {}, int calibration_samples = 256);
 
 }  // namespace axsim::artifact

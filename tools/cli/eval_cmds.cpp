@@ -1,0 +1,123 @@
+// `axsim eval`: functional (no SystemC) evaluation of a deploy artifact: float or quantized (exact or
+// DRUM-k), with memory faults on stored weights and/or activations, Monte Carlo until the 95 % CI of
+// the mean accuracy is narrow enough. JSON on stdout (or -o FILE, written atomically).
+#include <omp.h>
+
+#include <cmath>
+#include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/atomic_file.hpp"
+#include "core/error.hpp"
+#include "tools/cli/command.hpp"
+#include "tools/cli/progress.hpp"
+#include "workloads/artifact/deploy.hpp"
+#include "workloads/data/load.hpp"
+#include "workloads/quant/executor.hpp"
+#include "workloads/quant/float_eval.hpp"
+#include "workloads/quant/monte_carlo.hpp"
+
+namespace axsim::cli {
+
+namespace {
+
+nlohmann::json mc_json(const quant::McResult& r) {
+  return {{"accuracy_mean", r.mean},       {"accuracy_std", r.std},
+          {"ci95_half_width", std::isfinite(r.half_width) ? nlohmann::json(r.half_width) : nlohmann::json(nullptr)},
+          {"confidence", r.confidence},    {"trials", r.trials},
+          {"per_trial_accuracy", r.accuracies}, {"deterministic", r.deterministic},
+          {"converged", r.converged},      {"stop_reason", r.stop_reason}};
+}
+
+int cmd_eval(const std::vector<std::string>& args) {
+  po::options_description o("options");
+  std::string model, data_spec, out, multiplier = "exact", channel = "flip", act_channel, draw = "per_trial";
+  double p = 0, p_act = 0, ci = 0;
+  int trials = 0, max_trials = 100, weight_bits = 8, act_bits = 8, calib = 256, threads = 0;
+  std::uint64_t seed = 1;
+  bool float_mode = false, quiet = false;
+  o.add_options()("model", po::value(&model), "deploy artifact (.safetensors) written by axsim train")(
+      "data", po::value(&data_spec), "dataset spec, e.g. mnist:data/mnist:test")(
+      "float", po::bool_switch(&float_mode), "evaluate in float (faults: flip on BinaryConnect signs, erasure)")(
+      "weight-bits", po::value(&weight_bits), "quantized weight width (8)")(
+      "act-bits", po::value(&act_bits), "quantized activation width (8)")(
+      "multiplier", po::value(&multiplier), "exact | drum<k> on every product (e.g. drum4)")(
+      "channel", po::value(&channel), "fault channel on stored weights: flip | bit_mask | word_mask | erasure | stuck_at")(
+      "p", po::value(&p), "fault rate on stored weights (per bit; per word for erasure)")(
+      "act-channel", po::value(&act_channel), "fault channel on stored activations (default: --channel)")(
+      "p-act", po::value(&p_act), "fault rate on stored activations")(
+      "draw", po::value(&draw), "per_trial (one chip per pass over the data) | per_inference (fresh faults per input)")(
+      "trials", po::value(&trials), "exactly this many Monte Carlo trials")(
+      "ci", po::value(&ci), "run trials until the 95% CI half-width of the accuracy is <= H (e.g. 0.002)")(
+      "max-trials", po::value(&max_trials), "with --ci: at most this many trials (100)")(
+      "seed", po::value(&seed), "random seed (1)")("calibration", po::value(&calib), "samples used to calibrate activations (256)")(
+      "threads", po::value(&threads), "OpenMP threads (0: all)")("output,o", po::value(&out), "write the JSON here")(
+      "quiet,q", po::bool_switch(&quiet), "no progress output");
+  po::variables_map vm;
+  if (parse_options("eval", "--model M.safetensors --data SPEC [--multiplier drum4] [--channel C --p P] [--ci H]", o,
+                    args, vm))
+    return kOk;
+  if (model.empty() || data_spec.empty()) throw_input_error("<command line>", "axsim eval", "--model and --data");
+  if (trials < 0 || max_trials < 1 || ci < 0) throw_input_error("<command line>", "--trials/--ci", "non-negative values");
+  const Dataset data = load_dataset(data_spec);
+  if (threads > 0) omp_set_num_threads(threads);
+  quant::McOptions mc;
+  mc.min_trials = trials > 0 ? trials : 2;
+  mc.max_trials = trials > 0 ? trials : max_trials;
+  mc.ci_half_width = trials > 0 ? 0.0 : (ci > 0 ? ci : 0.002);
+  std::unique_ptr<Progress> bar;
+  if (!quiet) bar = std::make_unique<Progress>("eval", std::uint64_t(mc.max_trials), "trial");
+  mc.on_trial = [&](const quant::McResult& r) {
+    if (bar) bar->update(std::uint64_t(r.trials), fmt::format("acc {:.4f}", r.mean));
+  };
+  nlohmann::json j{{"model", model}, {"data", data_spec}, {"samples", data.size}, {"seed", seed}};
+  quant::McResult r;
+  if (float_mode) {
+    artifact::TrainedModel m = artifact::load_trained_model(model);
+    quant::FloatEvaluator ev(*m.network, quant::FloatEvalOptions{m.info.binary_connect});
+    quant::FloatFaultInjection f;
+    f.seed = seed;
+    f.channel = channel;
+    f.rate = p;
+    ev.set_faults(f);
+    r = quant::monte_carlo(ev, data.features.data(), data.labels.data(), data.size, mc);
+    j["mode"] = "float";
+  } else {
+    quant::QuantizeOptions qo;
+    qo.weight_bits = weight_bits;
+    qo.activation_bits = act_bits;
+    qo.multiplier = parse_multiplier(multiplier, weight_bits > 1 ? weight_bits : 8, "<command line>", "--multiplier");
+    QuantizedNetwork net = artifact::load_deployed_network(model, data, qo, calib);
+    quant::QuantizedExecutor ex(std::move(net));
+    quant::FaultInjection f;
+    f.seed = seed;
+    f.weight_channel = channel;
+    f.activation_channel = act_channel.empty() ? channel : act_channel;
+    f.weight_draw = quant::parse_weight_fault_draw(draw);
+    f.weight_rate = p;
+    f.activation_rate = p_act;
+    ex.set_faults(f);
+    r = quant::monte_carlo(ex, data.features.data(), data.labels.data(), data.size, mc);
+    j["mode"] = "quantized";
+    j["multiplier"] = multiplier;
+    j["weight_bits"] = weight_bits;
+    j["activation_bits"] = act_bits;
+  }
+  if (bar) bar->finish(fmt::format("acc {:.4f}", r.mean));
+  j["faults"] = {{"channel", channel}, {"p", p}, {"p_act", p_act}, {"draw", draw}};
+  j["result"] = mc_json(r);
+  const std::string text = j.dump(2) + "\n";
+  if (out.empty()) std::cout << text;
+  else write_file_atomic(out, text);
+  return kOk;
+}
+
+}  // namespace
+
+std::vector<Command> eval_commands() {
+  return {{"eval", "evaluate a deploy artifact (float or quantized, faults, DRUM) with Monte Carlo CIs", cmd_eval}};
+}
+
+}  // namespace axsim::cli

@@ -1,0 +1,553 @@
+#include "workloads/quant/executor.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <limits>
+#include <set>
+#include <stdexcept>
+#include <string>
+
+#include "core/error.hpp"
+#include "core/rng.hpp"
+#include "models/drum.hpp"
+#include "models/fault_sampler.hpp"
+#include "models/fixed_point.hpp"
+
+namespace axsim::quant {
+
+namespace {
+
+// Largest transformed magnitude over the magnitudes 0..max_magnitude.
+std::int64_t max_transformed(std::uint32_t max_magnitude, int k) {
+  std::uint32_t best = 0;
+  for (std::uint32_t m = 0; m <= max_magnitude; ++m) best = std::max(best, drum_transform(m, k));
+  return best;
+}
+
+std::size_t fan_in(const QLayer& l) { return std::size_t(l.in_c) * l.kernel * l.kernel; }
+
+// Looks up a per-layer rate; unknown names were rejected by set_faults.
+double rate_of(const std::string& name, double fallback, const std::map<std::string, double>& rates) {
+  const auto it = rates.find(name);
+  return it == rates.end() ? fallback : it->second;
+}
+
+void check_rate(const FaultChannel& channel, double rate, const std::string& location) {
+  try {
+    channel.check_rate(rate);
+  } catch (const std::invalid_argument&) {
+    throw_input_error("<faults>", location,
+                      "a fault rate in [0, " + std::to_string(channel.max_rate()) + "] for channel '" +
+                          std::string(channel.name()) + "'",
+                      std::to_string(rate));
+  }
+}
+
+// Below this many elementary operations a parallel region costs more (fork/join, and much more when the
+// machine is oversubscribed) than it saves; such loops run on the calling thread. Results are the same.
+constexpr double kMinParallelWork = 32768;
+constexpr double kMinParallelMacs = 1 << 20;
+
+// One input's bias + accumulators in NCHW order. acc is positions x out_c (as the GEMM writes it).
+// For dense layers (positions = 1) the layouts agree and out may be acc itself.
+void add_bias_nchw(const std::int32_t* acc, const std::int32_t* bias, int out_c, int positions, std::int32_t* out) {
+  if (positions == 1) {  // dense: same layout, one vectorizable pass
+    for (int o = 0; o < out_c; ++o) out[o] = acc[o] + (bias ? bias[o] : 0);
+    return;
+  }
+  for (int o = 0; o < out_c; ++o) {
+    const std::int32_t bias_o = bias ? bias[o] : 0;
+    for (int p = 0; p < positions; ++p) out[std::size_t(o) * positions + p] = bias_o + acc[std::size_t(p) * out_c + o];
+  }
+}
+
+std::int32_t argmax(const std::int32_t* values, int count) {
+  int best = 0;
+  for (int i = 1; i < count; ++i)
+    if (values[i] > values[best]) best = i;
+  return best;
+}
+
+}  // namespace
+
+std::int64_t accumulator_bound(const QLayer& layer) {
+  const int k = layer.multiplier.transform_k();
+  // Stored signed words of `bits` hold -2^(bits-1) .. 2^(bits-1)-1, so a faulty read can have magnitude
+  // 2^(bits-1) even though the symmetric format never stores it.
+  const std::int64_t weight =
+      layer.binary_weights ? 1 : max_transformed(std::uint32_t(1) << (layer.weight_format.bits - 1), k);
+  const std::int64_t activation = max_transformed(std::uint32_t(layer.input_format.max_code()), k);
+  return std::int64_t(fan_in(layer)) * weight * activation;
+}
+
+QuantizedExecutor::QuantizedExecutor(QuantizedNetwork net, ExecutorOptions options)
+    : net_(std::move(net)), options_(options) {
+  const std::string origin = "quantized network " + net_.name;
+  validate(net_, origin);
+  if (options_.batch < 1)
+    throw_input_error("<executor options>", "batch", "a batch of at least 1", std::to_string(options_.batch));
+  if (options_.threads < 0)
+    throw_input_error("<executor options>", "threads", "0 (all) or a positive thread count",
+                      std::to_string(options_.threads));
+  layers_.resize(net_.layers.size());
+  for (std::size_t i = 0; i < net_.layers.size(); ++i) {
+    const QLayer& l = net_.layers[i];
+    if (!l.input_format.codes_fit<std::uint8_t>())
+      throw_input_error(origin, "layer " + l.name, "activation codes that fit 8 stored bits (unsigned, at most 9 bits)",
+                        l.input_format.to_string());
+    if (!l.has_weights()) continue;
+    if (fan_in(l) > std::size_t(kernels::kMaxInt8GemmK))
+      throw_input_error(origin, "layer " + l.name,
+                        "at most " + std::to_string(kernels::kMaxInt8GemmK) + " inputs per output",
+                        std::to_string(fan_in(l)));
+    std::int64_t max_bias = 0;
+    for (std::int32_t b : l.bias) max_bias = std::max<std::int64_t>(max_bias, b < 0 ? -std::int64_t(b) : b);
+    const std::int64_t bound = accumulator_bound(l);
+    if (max_bias + bound > std::numeric_limits<std::int32_t>::max())
+      throw_input_error(origin, "layer " + l.name, "|bias| + sum of products within int32 (2^31 - 1)",
+                        std::to_string(max_bias) + " + " + std::to_string(bound));
+    LayerState& s = layers_[i];
+    s.activation_k = l.multiplier.is_exact() ? 32 : l.multiplier.transform_k();
+    s.stored = l.weights;
+    prepare_weights(i);
+  }
+}
+
+int QuantizedExecutor::threads() const { return options_.threads > 0 ? options_.threads : omp_get_max_threads(); }
+
+bool QuantizedExecutor::has_fault_source() const {
+  for (const LayerState& s : layers_)
+    if (s.weight_rate > 0.0 || s.activation_rate > 0.0) return true;
+  return false;
+}
+
+void QuantizedExecutor::prepare_weights(std::size_t layer) {
+  const QLayer& l = net_.layers[layer];
+  LayerState& s = layers_[layer];
+  const std::size_t n = s.stored.size();
+  s.transformed.resize(n);
+  // Widening transform: accepts -128, which only a faulty read produces.
+  drum_transform_batch(std::span<const std::int8_t>(s.stored), std::span<std::int16_t>(s.transformed),
+                       l.multiplier.transform_k());
+  std::vector<std::int8_t> packable(n);
+  s.overflow.clear();
+  for (std::size_t i = 0; i < n; ++i) {
+    const int t = s.transformed[i];
+    const int saturated = std::clamp(t, -128, 127);
+    packable[i] = std::int8_t(saturated);
+    if (t != saturated) s.overflow.push_back({std::uint32_t(i), t - saturated});
+  }
+  const int k = int(fan_in(l));
+  s.packed = kernels::PackedWeightsS8(kernels::Trans::yes, k, l.out_c, packable.data(), k);
+}
+
+void QuantizedExecutor::set_faults(const FaultInjection& faults) {
+  auto weight_channel = make_fault_channel(faults.weight_channel, "<faults>", "weight_channel");
+  auto activation_channel = make_fault_channel(faults.activation_channel, "<faults>", "activation_channel");
+  std::vector<std::string> names;
+  for (const QLayer& l : net_.layers)
+    if (l.has_weights()) names.push_back(l.name);
+  auto check_names = [&](const std::map<std::string, double>& rates, const std::string& what) {
+    for (const auto& [name, rate] : rates)
+      if (std::find(names.begin(), names.end(), name) == names.end())
+        throw_input_error("<faults>", what + "." + name, "the name of a dense/conv2d layer of " + net_.name,
+                          "'" + name + "'", closest_match(name, names));
+  };
+  check_names(faults.weight_rates, "weight_rates");
+  check_names(faults.activation_rates, "activation_rates");
+  check_rate(*weight_channel, faults.weight_rate, "weight_rate");
+  check_rate(*activation_channel, faults.activation_rate, "activation_rate");
+  for (const auto& [name, rate] : faults.weight_rates) check_rate(*weight_channel, rate, "weight_rates." + name);
+  for (const auto& [name, rate] : faults.activation_rates)
+    check_rate(*activation_channel, rate, "activation_rates." + name);
+
+  faults_ = faults;
+  weight_channel_ = std::move(weight_channel);
+  activation_channel_ = std::move(activation_channel);
+  for (std::size_t i = 0; i < net_.layers.size(); ++i) {
+    const QLayer& l = net_.layers[i];
+    if (!l.has_weights()) continue;
+    LayerState& s = layers_[i];
+    s.weight_rate = rate_of(l.name, faults.weight_rate, faults.weight_rates);
+    s.activation_rate = rate_of(l.name, faults.activation_rate, faults.activation_rates);
+    if (s.faulty) {  // back to the fault-free codes; begin_trial draws new faults
+      s.stored = l.weights;
+      prepare_weights(i);
+      s.faulty = false;
+    }
+  }
+  weight_totals_ = {};
+  activation_totals_ = {};
+  trial_ = 0;
+  trial_ready_ = false;
+}
+
+void QuantizedExecutor::begin_trial(std::uint64_t trial) {
+  if (trial_ready_ && trial == trial_) return;
+  trial_ = trial;
+  trial_ready_ = true;
+  if (faults_.weight_draw != WeightFaultDraw::per_trial) return;
+  for (std::size_t i = 0; i < net_.layers.size(); ++i) {
+    const QLayer& l = net_.layers[i];
+    LayerState& s = layers_[i];
+    if (!l.has_weights() || s.weight_rate <= 0.0) continue;
+    s.stored = l.weights;
+    weight_totals_ += weight_channel_->apply(std::span<std::int8_t>(s.stored), l.weight_layout(), s.weight_rate,
+                                             faults_.seed, stream_id({kWeightTrialStream, trial, i}));
+    s.faulty = true;
+    prepare_weights(i);
+  }
+}
+
+std::span<const std::int8_t> QuantizedExecutor::stored_weights(std::size_t layer) const {
+  if (layer >= layers_.size() || !net_.layers[layer].has_weights())
+    throw std::out_of_range("QuantizedExecutor::stored_weights: layer " + std::to_string(layer) + " has no weights");
+  return layers_[layer].stored;
+}
+
+std::vector<WeightFault> QuantizedExecutor::draw_inference_faults(std::size_t layer, std::uint64_t inference,
+                                                                  FaultStats& stats) const {
+  const QLayer& l = net_.layers[layer];
+  const LayerState& s = layers_[layer];
+  std::vector<WeightFault> result;
+  if (faults_.weight_draw != WeightFaultDraw::per_inference || s.weight_rate <= 0.0) return result;
+  // Exactly what FaultChannel::apply(words, layout, p, rng) does to a full copy of the weights, drawn
+  // with the same sampler and the same sequence of random numbers (the tests check the equality), but
+  // only the faulty words are visited and reported: O(faults) instead of O(weights) per inference.
+  const FaultChannel& channel = *weight_channel_;
+  const WordLayout layout = l.weight_layout();
+  const std::uint64_t n = s.stored.size();
+  CounterRng rng(faults_.seed, stream_id({kWeightInferenceStream, trial_, layer, inference}));
+  const FaultSampler sampler(s.weight_rate);
+  auto read_faulty = [&](std::uint64_t word, std::uint32_t faulty, std::uint32_t stuck_ones) {
+    const std::int8_t stored = s.stored[word];
+    const std::int64_t read = channel.corrupt(stored, faulty, stuck_ones, layout);
+    ++stats.faulty_words;
+    if (read != stored) {
+      ++stats.words_changed;
+      result.push_back({std::uint32_t(word), std::int8_t(read)});
+    }
+  };
+  stats.words_read += n;
+  stats.bits_read += n * std::uint64_t(layout.stored_bits());
+  if (channel.unit() == FaultUnit::word) {
+    const std::uint32_t whole_word = stored_mask(layout) ? stored_mask(layout) : 1u;  // the channel's contract
+    sampler.for_each_faulty_word(n, rng, [&](std::uint64_t word) { read_faulty(word, whole_word, 0); });
+    return result;
+  }
+  // Faulty cells arrive sorted by (word, bit); a word is corrupted once with all its faulty cells.
+  constexpr std::uint64_t kNone = ~std::uint64_t(0);
+  const bool draw_stuck = channel.draws_stuck_values();
+  std::uint64_t current = kNone;
+  std::uint32_t faulty = 0, stuck_ones = 0;
+  stats.faulty_bits += sampler.for_each_faulty_bit(n, layout.stored_bits(), rng, [&](std::uint64_t word, unsigned bit) {
+    const bool stuck_one = draw_stuck && (rng.next_u64() >> 63) != 0;
+    if (word != current) {
+      if (current != kNone) read_faulty(current, faulty, stuck_ones);
+      current = word;
+      faulty = stuck_ones = 0;
+    }
+    faulty |= std::uint32_t(1) << bit;
+    if (stuck_one) stuck_ones |= std::uint32_t(1) << bit;
+  });
+  if (current != kNone) read_faulty(current, faulty, stuck_ones);
+  return result;
+}
+
+std::vector<WeightFault> QuantizedExecutor::inference_weight_faults(std::size_t layer, std::uint64_t inference) const {
+  if (layer >= layers_.size() || !net_.layers[layer].has_weights())
+    throw std::out_of_range("QuantizedExecutor::inference_weight_faults: layer " + std::to_string(layer) +
+                            " has no weights");
+  FaultStats ignored;
+  return draw_inference_faults(layer, inference, ignored);
+}
+
+FaultStats QuantizedExecutor::apply_activation_faults(std::size_t layer, std::uint64_t inference,
+                                                      std::span<std::uint8_t> codes) const {
+  if (layer >= layers_.size() || !net_.layers[layer].has_weights())
+    throw std::out_of_range("QuantizedExecutor::apply_activation_faults: layer " + std::to_string(layer) +
+                            " has no weights");
+  const LayerState& s = layers_[layer];
+  const WordLayout layout = net_.layers[layer].input_layout();
+  if (s.activation_rate <= 0.0) return {};
+  CounterRng rng(faults_.seed, stream_id({kActivationStream, trial_, layer, inference}));
+  if (layout.bits <= 8) {  // codes 0..127 read the same as int8
+    return activation_channel_->apply(
+        std::span<std::int8_t>(reinterpret_cast<std::int8_t*>(codes.data()), codes.size()), layout, s.activation_rate,
+        rng);
+  }
+  std::vector<std::int16_t> wide(codes.begin(), codes.end());
+  const FaultStats stats = activation_channel_->apply(std::span<std::int16_t>(wide), layout, s.activation_rate, rng);
+  std::copy(wide.begin(), wide.end(), codes.begin());
+  return stats;
+}
+
+void QuantizedExecutor::run(const float* features, std::size_t n, std::uint64_t first, std::int32_t* logits,
+                            std::int32_t* predictions) {
+  const std::size_t in = input_size();
+  run_batches(n, first, logits, predictions, [&](std::size_t begin, std::size_t m, std::uint8_t* codes) {
+    quantize(net_.input_format, std::span<const float>(features + begin * in, m * in),
+             std::span<std::uint8_t>(codes, m * in));
+  });
+}
+
+void QuantizedExecutor::run_codes(const std::uint8_t* codes, std::size_t n, std::uint64_t first, std::int32_t* logits,
+                                  std::int32_t* predictions) {
+  // Validate everything up front: nothing may throw inside the parallel region.
+  const std::size_t in = input_size();
+  const std::int32_t max_code = net_.input_format.max_code();
+  std::uint8_t largest = 0;
+  for (std::size_t i = 0; i < n * in; ++i) largest = std::max(largest, codes[i]);  // vectorizes
+  if (largest > max_code) {
+    const std::size_t i =
+        std::size_t(std::find_if(codes, codes + n * in, [&](std::uint8_t c) { return c > max_code; }) - codes);
+    throw_input_error("<input codes>",
+                      "input " + std::to_string(first + i / in) + ", feature " + std::to_string(i % in),
+                      "a code of " + net_.input_format.to_string() + " (0.." + std::to_string(max_code) + ")",
+                      std::to_string(codes[i]));
+  }
+  run_batches(n, first, logits, predictions, [&](std::size_t begin, std::size_t m, std::uint8_t* chunk_codes) {
+    std::copy(codes + begin * in, codes + (begin + m) * in, chunk_codes);
+  });
+}
+
+template <class FillCodes>
+void QuantizedExecutor::run_batches(std::size_t n, std::uint64_t first, std::int32_t* logits, std::int32_t* predictions,
+                                    FillCodes&& fill_codes) {
+  if (n == 0) return;
+  if (!trial_ready_) begin_trial(trial_);
+  // Chunks of at most `batch` inputs, at least one per thread. With several chunks, whole chunks run in
+  // parallel (one parallel region per call, no per-layer barriers, each thread's data in its own
+  // cache); a single chunk parallelises inside its layers instead. Every input is computed alone, so
+  // the split never changes a result.
+  const int nt = threads();
+  const std::size_t per_thread = (n + std::size_t(nt) - 1) / std::size_t(nt);
+  const std::size_t chunk = std::max<std::size_t>(1, std::min(std::size_t(options_.batch), per_thread));
+  const std::size_t chunks = (n + chunk - 1) / chunk;
+  const bool parallel_chunks = nt > 1 && chunks > 1;
+  const int inner_threads = parallel_chunks ? 1 : nt;
+  if (scratch_.size() < std::size_t(nt)) scratch_.resize(std::size_t(nt));
+  std::vector<FaultStats> weight_stats(chunks), activation_stats(chunks);
+  const std::size_t in = input_size();
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (parallel_chunks)
+  for (long long c = 0; c < static_cast<long long>(chunks); ++c) {
+    Scratch& scratch = scratch_[std::size_t(omp_get_thread_num())];
+    const std::size_t begin = std::size_t(c) * chunk, m = std::min(chunk, n - begin);
+    scratch.codes_a.resize(std::max(scratch.codes_a.size(), m * in));
+    fill_codes(begin, m, scratch.codes_a.data());
+    run_chunk(scratch.codes_a.data(), m, first + begin, logits ? logits + begin * std::size_t(classes()) : nullptr,
+              predictions ? predictions + begin : nullptr, scratch, inner_threads, weight_stats[std::size_t(c)],
+              activation_stats[std::size_t(c)]);
+  }
+  for (std::size_t c = 0; c < chunks; ++c) {
+    weight_totals_ += weight_stats[c];
+    activation_totals_ += activation_stats[c];
+  }
+}
+
+void QuantizedExecutor::run_chunk(std::uint8_t* codes, std::size_t n, std::uint64_t first, std::int32_t* logits,
+                                  std::int32_t* predictions, Scratch& scratch, int nt, FaultStats& weight_stats,
+                                  FaultStats& activation_stats) const {
+  auto worth = [&](double work) { return nt > 1 && work >= kMinParallelWork; };
+  const long long batch = static_cast<long long>(n);
+  // Activation codes ping-pong between the two scratch buffers; `codes` is codes_a's storage.
+  std::vector<std::uint8_t>* buffers[2] = {&scratch.codes_a, &scratch.codes_b};
+  int current_buffer = 0;
+  std::uint8_t* current = codes;
+  std::int32_t* out_logits = logits;
+  if (!out_logits) {
+    scratch.logits.resize(std::max(scratch.logits.size(), n * std::size_t(classes())));
+    out_logits = scratch.logits.data();
+  }
+  const kernels::GemmOptions gemm_options{kernels::Isa::automatic, nt};
+
+  for (std::size_t li = 0; li < net_.layers.size(); ++li) {
+    const QLayer& l = net_.layers[li];
+    const LayerState& s = layers_[li];
+    const std::size_t in_size = l.input_size(), out_size = l.output_size();
+    if (l.kind == QOpKind::flatten) continue;  // NCHW codes are already the flat vector
+
+    std::uint8_t* next = nullptr;
+    if (!l.is_output) {
+      std::vector<std::uint8_t>& target = *buffers[1 - current_buffer];  // never the one being read
+      target.resize(std::max(target.size(), n * out_size));
+      next = target.data();
+    }
+
+    if (l.kind == QOpKind::maxpool || l.kind == QOpKind::avgpool) {
+      const bool max = l.kind == QOpKind::maxpool;
+      const int window = l.kernel * l.kernel;
+      const long long planes = batch * l.in_c;
+      const bool parallel = worth(double(n) * out_size * window);
+#pragma omp parallel for num_threads(nt) schedule(static) if (parallel)
+      for (long long plane = 0; plane < planes; ++plane) {
+        const std::uint8_t* src = current + std::size_t(plane) * l.in_h * l.in_w;
+        std::uint8_t* dst = next + std::size_t(plane) * l.out_h * l.out_w;
+        for (int oy = 0; oy < l.out_h; ++oy)
+          for (int ox = 0; ox < l.out_w; ++ox) {
+            std::int64_t acc = 0;
+            for (int i = 0; i < l.kernel; ++i)
+              for (int j = 0; j < l.kernel; ++j) {
+                const std::uint8_t v = src[(oy * l.stride + i) * l.in_w + ox * l.stride + j];
+                acc = max ? std::max<std::int64_t>(acc, v) : acc + v;
+              }
+            dst[oy * l.out_w + ox] = std::uint8_t(max ? acc : average_codes(acc, window));
+          }
+      }
+    } else {
+      // ---- dense / conv2d ----
+      if (s.activation_rate > 0.0) {
+        scratch.activation_stats.assign(n, FaultStats{});
+        const bool parallel = worth(double(n) * in_size);
+#pragma omp parallel for num_threads(nt) schedule(static) if (parallel)
+        for (long long b = 0; b < batch; ++b)
+          scratch.activation_stats[std::size_t(b)] = apply_activation_faults(
+              li, first + std::uint64_t(b), std::span<std::uint8_t>(current + std::size_t(b) * in_size, in_size));
+        for (const FaultStats& st : scratch.activation_stats) activation_stats += st;
+      }
+      if (s.activation_k < 32) drum_transform_batch(std::span<std::uint8_t>(current, n * in_size), s.activation_k);
+
+      const int k = int(fan_in(l));
+      const int positions = l.out_h * l.out_w;  // 1 for dense
+      const std::size_t rows = n * std::size_t(positions);
+      const std::uint8_t* a = current;
+      if (l.kind == QOpKind::conv2d) {
+        scratch.columns.resize(std::max(scratch.columns.size(), rows * std::size_t(k)));
+        std::uint8_t* columns = scratch.columns.data();
+        const bool parallel = worth(double(rows) * k);
+#pragma omp parallel for num_threads(nt) schedule(static) if (parallel)
+        for (long long b = 0; b < batch; ++b) {
+          const std::uint8_t* image = current + std::size_t(b) * in_size;
+          for (int oy = 0; oy < l.out_h; ++oy)
+            for (int ox = 0; ox < l.out_w; ++ox) {
+              std::uint8_t* row = columns + (std::size_t(b) * positions + std::size_t(oy) * l.out_w + ox) * k;
+              for (int c = 0; c < l.in_c; ++c)
+                for (int ki = 0; ki < l.kernel; ++ki) {
+                  const int iy = oy * l.stride - l.padding + ki;
+                  for (int kj = 0; kj < l.kernel; ++kj) {
+                    const int ix = ox * l.stride - l.padding + kj;
+                    const bool inside = iy >= 0 && iy < l.in_h && ix >= 0 && ix < l.in_w;
+                    *row++ = inside ? image[(std::size_t(c) * l.in_h + iy) * l.in_w + ix] : 0;
+                  }
+                }
+            }
+        }
+        a = columns;
+      }
+      scratch.accumulators.resize(std::max(scratch.accumulators.size(), rows * std::size_t(l.out_c)));
+      std::int32_t* acc = scratch.accumulators.data();
+      kernels::GemmOptions gemm = gemm_options;
+      if (double(rows) * k * l.out_c < kMinParallelMacs) gemm.threads = 1;
+      kernels::gemm_u8s8s32(int(rows), a, k, s.packed, acc, l.out_c, gemm);
+
+      // Sparse corrections: accumulators of input b += a_T * delta for every listed weight word.
+      const bool per_inference = faults_.weight_draw == WeightFaultDraw::per_inference && s.weight_rate > 0.0;
+      if (per_inference) scratch.weight_stats.assign(n, FaultStats{});
+      if (!s.overflow.empty() || per_inference) {
+        // Sampling a fault costs roughly as much as 50 multiply-adds.
+        const double expected_faults =
+            per_inference ? double(s.stored.size()) * l.weight_layout().stored_bits() * s.weight_rate : 0.0;
+        const bool parallel = worth(double(n) * (50.0 * expected_faults + double(s.overflow.size()) * positions));
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (parallel)
+        for (long long b = 0; b < batch; ++b) {
+          auto correct = [&](std::uint32_t index, std::int32_t delta) {
+            const int o = int(index / std::uint32_t(k)), j = int(index % std::uint32_t(k));
+            const std::size_t row0 = std::size_t(b) * positions;
+            for (int p = 0; p < positions; ++p) {
+              std::int32_t& target = acc[(row0 + p) * l.out_c + o];
+              target = std::int32_t(std::int64_t(target) + std::int64_t(a[(row0 + p) * k + j]) * delta);
+            }
+          };
+          for (const Correction& c : s.overflow) correct(c.index, c.delta);
+          if (per_inference) {
+            const auto faults =
+                draw_inference_faults(li, first + std::uint64_t(b), scratch.weight_stats[std::size_t(b)]);
+            for (const WeightFault& f : faults)
+              correct(f.index, l.multiplier.transform(f.code) - s.transformed[f.index]);
+          }
+        }
+      }
+      if (per_inference)
+        for (const FaultStats& st : scratch.weight_stats) weight_stats += st;
+
+      // Epilogue: bias, then requantize (hidden) or int32 logits (last layer); outputs in NCHW order.
+      // |bias + acc| < 2^31 (checked at construction), so the sums stay int32 for requantize_batch.
+      const std::int32_t* bias = l.bias.empty() ? nullptr : l.bias.data();
+      const bool parallel = worth(double(n) * out_size);
+      std::int32_t* sums = acc;  // dense: acc rows are already NCHW
+      if (positions > 1 && !l.is_output) {
+        scratch.sums.resize(std::max(scratch.sums.size(), n * out_size));
+        sums = scratch.sums.data();
+      }
+#pragma omp parallel for num_threads(nt) schedule(static) if (parallel)
+      for (long long b = 0; b < batch; ++b) {
+        const std::int32_t* sample_acc = acc + std::size_t(b) * out_size;
+        if (l.is_output) {
+          add_bias_nchw(sample_acc, bias, l.out_c, positions, out_logits + std::size_t(b) * out_size);
+        } else {
+          std::int32_t* sample_sums = sums + std::size_t(b) * out_size;
+          add_bias_nchw(sample_acc, bias, l.out_c, positions, sample_sums);  // in place for dense: same layout
+          requantize_batch(std::span<const std::int32_t>(sample_sums, out_size), l.accumulator_shift(), l.output_format,
+                           l.relu, std::span<std::uint8_t>(next + std::size_t(b) * out_size, out_size));
+        }
+      }
+    }
+    if (!l.is_output) {
+      current_buffer = 1 - current_buffer;
+      current = next;
+    }
+  }
+  if (predictions)
+    for (std::size_t b = 0; b < n; ++b) predictions[b] = argmax(out_logits + b * std::size_t(classes()), classes());
+}
+
+template <class Run>
+EvalResult QuantizedExecutor::evaluate_with(const std::int32_t* labels, std::size_t n, std::uint64_t trial,
+                                            Run&& run_some) {
+  const FaultStats weights_before = weight_totals_, activations_before = activation_totals_;
+  begin_trial(trial);  // per_trial faults drawn here count as this evaluation's weight faults
+  EvalResult result;
+  result.total = n;
+  // Blocks of one chunk per thread (run() splits them), so each block is a single parallel region.
+  std::vector<std::int32_t> predictions(std::min<std::size_t>(n, std::size_t(options_.batch) * std::size_t(threads())));
+  for (std::size_t done = 0; done < n; done += predictions.size()) {
+    const std::size_t m = std::min(predictions.size(), n - done);
+    run_some(done, m, predictions.data());
+    for (std::size_t i = 0; i < m; ++i) result.correct += predictions[i] == labels[done + i] ? 1 : 0;
+  }
+  auto difference = [](const FaultStats& after, const FaultStats& before) {
+    FaultStats d;
+    d.words_read = after.words_read - before.words_read;
+    d.bits_read = after.bits_read - before.bits_read;
+    d.faulty_bits = after.faulty_bits - before.faulty_bits;
+    d.faulty_words = after.faulty_words - before.faulty_words;
+    d.words_changed = after.words_changed - before.words_changed;
+    return d;
+  };
+  result.weight_faults = difference(weight_totals_, weights_before);
+  result.activation_faults = difference(activation_totals_, activations_before);
+  return result;
+}
+
+EvalResult QuantizedExecutor::evaluate(const float* features, const std::int32_t* labels, std::size_t n,
+                                       std::uint64_t trial) {
+  return evaluate_with(labels, n, trial, [&](std::size_t first, std::size_t m, std::int32_t* predictions) {
+    run(features + first * input_size(), m, first, nullptr, predictions);
+  });
+}
+
+EvalResult QuantizedExecutor::evaluate_codes(const std::uint8_t* codes, const std::int32_t* labels, std::size_t n,
+                                             std::uint64_t trial) {
+  return evaluate_with(labels, n, trial, [&](std::size_t first, std::size_t m, std::int32_t* predictions) {
+    run_codes(codes + first * input_size(), m, first, nullptr, predictions);
+  });
+}
+
+std::vector<std::uint8_t> QuantizedExecutor::quantize_inputs(const float* features, std::size_t n) const {
+  std::vector<std::uint8_t> codes(n * input_size());
+  quantize(net_.input_format, std::span<const float>(features, codes.size()), std::span<std::uint8_t>(codes));
+  return codes;
+}
+
+}  // namespace axsim::quant
