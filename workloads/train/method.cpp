@@ -1,6 +1,12 @@
 #include "workloads/train/method.hpp"
 
+#include <functional>
+#include <utility>
+
 #include "core/error.hpp"
+#include "workloads/train/methods/erasure.hpp"
+#include "workloads/train/methods/lanmax.hpp"
+#include "workloads/train/methods/uniform_noise.hpp"
 
 namespace axsim::train {
 
@@ -11,17 +17,37 @@ class PlainTraining : public TrainingMethod {
   std::string name() const override { return "none"; }
 };
 
+std::unique_ptr<TrainingMethod> make_plain(const ConfigNode& node) {
+  node.expect_keys({"type"});
+  return std::make_unique<PlainTraining>();
+}
+
+using Factory = std::function<std::unique_ptr<TrainingMethod>(const ConfigNode&)>;
+
+// Every method: its `type:` name and the factory that reads its (strict) config node.
+const std::vector<std::pair<std::string, Factory>>& registry() {
+  static const std::vector<std::pair<std::string, Factory>> methods{
+      {"none", make_plain},
+      {"uniform_noise", make_uniform_noise},
+      {"erasure", make_erasure},
+      {"lanmax", make_lanmax},
+  };
+  return methods;
+}
+
 }  // namespace
 
-std::vector<std::string> method_names() { return {"none"}; }
+std::vector<std::string> method_names() {
+  std::vector<std::string> names;
+  for (const auto& [name, factory] : registry()) names.push_back(name);
+  return names;
+}
 
 std::unique_ptr<TrainingMethod> make_method(const ConfigNode* node) {
   if (!node) return std::make_unique<PlainTraining>();
   const std::string type = node->str("type", "none");
-  if (type == "none") {
-    node->expect_keys({"type"});
-    return std::make_unique<PlainTraining>();
-  }
+  for (const auto& [name, factory] : registry())
+    if (name == type) return factory(*node);
   const auto names = method_names();
   std::string list;
   for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;

@@ -1,0 +1,118 @@
+// Banked SRAM buffer as a TLM-2.0 loosely-timed target (DESIGN section 4, "SRAM banks").
+//
+// A buffer of `banks` banks, bank b holding the contiguous word addresses [b*W, (b+1)*W), W = words/banks.
+// Payloads carry byte addresses and lengths in units of the buffer's word container (int8 for the weight
+// buffer, int16 for the neuron buffer: one code per word). A read copies the stored codes into the payload and
+// then corrupts them through the bank's fault channel (models/fault_channel.hpp) at the rate in force:
+//   per_read  fresh faults on every read, drawn sequentially from the bank's own (seed, trial, bank) stream
+//             by geometric skips (cost proportional to the faults, not to the bits);
+//   per_chip  a map of faulty cells drawn once per chip (trial) over all word_bits cells of every word of the
+//             bank at the lowest voltage the schedule can reach, thinned to the rate in force (maps are nested:
+//             lowering the voltage only adds faulty cells) and re-applied to every read of the same address.
+// Only the stored bits of the value's word layout can fault (the AccessExtension says which layout: an
+// unsigned activation does not store its sign bit). Writes never fault. Every bank counts reads, writes,
+// stored bits read, faulty bits and its energy (dynamic at the voltage in force + leakage).
+// The delay argument is not increased: the operand fetch time of a pass is part of the mapper's pass cycles
+// (ports-limited), which the PE array charges; bank conflicts are not modelled beyond that.
+#pragma once
+
+#include <tlm_utils/simple_target_socket.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <systemc>
+#include <tlm>
+#include <utility>
+#include <vector>
+
+#include "core/rng.hpp"
+#include "energy/technology.hpp"
+#include "models/fault_channel.hpp"
+#include "sim/energy_ledger.hpp"
+#include "sim/hw_config.hpp"
+
+namespace axsim::sim {
+
+// Attached to every payload: how the addressed words are stored and whom to charge.
+struct AccessExtension : tlm::tlm_extension<AccessExtension> {
+  WordLayout layout{8, true};
+  int ledger_row = 0;
+
+  tlm::tlm_extension_base* clone() const override { return new AccessExtension(*this); }
+  void copy_from(const tlm::tlm_extension_base& other) override { *this = static_cast<const AccessExtension&>(other); }
+};
+
+struct BankStats {
+  std::uint64_t reads = 0;   // words read
+  std::uint64_t writes = 0;  // words written
+  FaultStats faults;         // bits_read = stored bits read; faulty_bits = reads of faulty cells
+  double dynamic_j = 0;
+  int leakage_source = -1;  // in the ledger
+};
+
+template <class Word>
+class SramBuffer : public sc_core::sc_module {
+ public:
+  tlm_utils::simple_target_socket<SramBuffer<Word>> socket;
+
+  SramBuffer(sc_core::sc_module_name name, const BufferConfig& config, const Technology& technology,
+             EnergyLedger& ledger, EnergyComponent component);
+
+  // A new chip instance: contents zeroed, per_read streams and per_chip maps from (seed, trial). `max_rate` is
+  // the highest rate the schedule can reach (per_chip maps are drawn at it).
+  void begin_trial(std::uint64_t seed, std::uint64_t trial, double max_rate);
+  // The domain's voltage in force changed: fault rate and energy per access from now on.
+  void set_voltage(double volts);
+
+  double voltage() const { return volts_; }
+  double rate() const { return rate_; }
+  // Bit-error rate at a voltage (the fixed `p` if configured, 0 without a fault channel).
+  double rate_at(double volts) const;
+  const BufferConfig& config() const { return config_; }
+  const std::vector<BankStats>& banks() const { return banks_; }
+  FaultStats fault_totals() const;
+  const std::vector<Word>& contents() const { return storage_; }
+
+ private:
+  void b_transport(tlm::tlm_generic_payload& payload, sc_core::sc_time& delay);
+  void read_segment(int bank, Word* data, std::uint64_t count, std::uint64_t offset_in_bank, WordLayout layout);
+  const FaultMap& active_map(int bank, WordLayout layout);
+  // per_chip: a bank read again and again without writes in between (the resident weights) reads the same
+  // corrupted values every time, so its corrupted image is built once and read like a reliable bank; the
+  // counts come from the sorted word indices of its faulty cells. Exactly what applying the map per read gives.
+  struct ChipImage {
+    std::uint64_t generation = 0;
+    std::vector<Word> words;
+    std::vector<std::uint64_t> cell_words;     // word of every faulty cell (sorted)
+    std::vector<std::uint64_t> faulty_words;   // distinct words with faulty cells
+    std::vector<std::uint64_t> changed_words;  // words whose value differs from the stored one
+    bool word_unit = false;
+  };
+  const ChipImage* chip_image(int bank, WordLayout layout);
+
+  BufferConfig config_;
+  const Technology& technology_;
+  EnergyLedger& ledger_;
+  EnergyComponent component_;
+  std::shared_ptr<const FaultChannel> channel_;  // null: reliable
+  std::vector<Word> storage_;
+  std::vector<BankStats> banks_;
+  std::vector<CounterRng> streams_;  // per_read, one per bank
+  std::vector<FaultMap> chip_maps_;  // per_chip, one per bank, all cells of the word
+  // per_chip maps restricted to a layout's stored bits and thinned to the rate in force, per (bank, layout).
+  std::map<std::pair<int, std::pair<int, bool>>, FaultMap> active_;
+  std::map<std::pair<int, std::pair<int, bool>>, ChipImage> images_;
+  std::vector<std::uint64_t> write_generation_;   // per bank: bumped by every write
+  std::vector<std::uint64_t> reads_since_write_;  // per bank
+  double volts_ = 0;
+  double rate_ = 0;
+  double read_j_ = 0, write_j_ = 0;  // per word at the voltage in force
+};
+
+extern template class SramBuffer<std::int8_t>;
+extern template class SramBuffer<std::int16_t>;
+using WeightBuffer = SramBuffer<std::int8_t>;
+using NeuronBuffer = SramBuffer<std::int16_t>;
+
+}  // namespace axsim::sim
