@@ -14,6 +14,8 @@
 #include <string>
 
 #include "workloads/data/load.hpp"
+#include "workloads/quant/executor.hpp"
+#include "workloads/quant/quantize.hpp"
 #include "workloads/nn/loss.hpp"
 #include "workloads/nn/network.hpp"
 #include "workloads/nn/optimizer.hpp"
@@ -136,6 +138,49 @@ int main(int argc, char** argv) {
   if (wanted("lenet_train")) {
     auto opt = nn::make_adam({});
     w["lenet_train"] = train_workload(train, "preset: lenet5\n", *opt, 1e-3f, 64, o.seconds);
+  }
+  // Quantized workloads on the same (briefly trained is not needed for speed) MLP: int8 inference, DRUM-4
+  // inference, and Monte Carlo trials with per-chip bit flips at p = 1e-2 over the full test set.
+  if (wanted("mlp_infer_int8") || wanted("drum_infer") || wanted("mc_flip")) {
+    nn::Network net(spec_of(mlp, train));
+    net.initialize(1);
+    const auto codes_net = [&](const char* mult) {
+      quant::QuantizeOptions qo;
+      qo.multiplier = parse_multiplier(mult, 8);
+      return quant::quantize_network(net, train.features.data(), 256, qo);
+    };
+    std::vector<std::int32_t> logits(1000 * 10), pred(1000);
+    auto infer = [&](quant::QuantizedExecutor& ex) {
+      std::size_t cursor = 0;
+      return measure("samples", o.seconds, [&]() {
+        if (cursor + 1000 > test.size) cursor = 0;
+        ex.run(test.features.data() + cursor * 784, 1000, cursor, logits.data(), pred.data());
+        cursor += 1000;
+        return 1000.0;
+      });
+    };
+    if (wanted("mlp_infer_int8")) {
+      quant::QuantizedExecutor ex(codes_net("exact"));
+      w["mlp_infer_int8"] = infer(ex);
+    }
+    if (wanted("drum_infer")) {
+      quant::QuantizedExecutor ex(codes_net("drum4"));
+      w["drum_infer"] = infer(ex);
+    }
+    if (wanted("mc_flip")) {
+      quant::QuantizedExecutor ex(codes_net("exact"));
+      quant::FaultInjection f;
+      f.seed = 1;
+      f.weight_channel = "flip";
+      f.weight_rate = 0.01;
+      ex.set_faults(f);
+      const auto codes = ex.quantize_inputs(test.features.data(), test.size);
+      std::uint64_t trial = 0;
+      w["mc_flip"] = measure("trials", o.seconds, [&]() {
+        ex.evaluate_codes(codes.data(), test.labels.data(), test.size, trial++);
+        return 1.0;
+      });
+    }
   }
   nlohmann::json out{{"tool", "axsim"}, {"threads", o.threads}, {"workloads", w}};
   std::cout << out.dump(1) << "\n";
