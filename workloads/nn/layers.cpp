@@ -553,6 +553,22 @@ void Residual::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tens
   }
 }
 
+bool Residual::insert_before(const std::string& layer_name, LayerPtr& hook) {
+  for (auto* branch : {&body_, &shortcut_}) {
+    for (std::size_t i = 0; i < branch->size(); ++i) {
+      if ((*branch)[i]->name() == layer_name) {
+        branch->insert(branch->begin() + long(i), std::move(hook));
+        body_out_.resize(body_.size());
+        short_out_.resize(shortcut_.size());
+        return true;
+      }
+      if (auto* inner = dynamic_cast<Residual*>((*branch)[i].get()))
+        if (inner->insert_before(layer_name, hook)) return true;
+    }
+  }
+  return false;
+}
+
 std::vector<Parameter*> Residual::parameters() {
   std::vector<Parameter*> out;
   for (auto& l : body_)

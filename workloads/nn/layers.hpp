@@ -159,6 +159,8 @@ class Residual : public Layer {
   std::uint64_t macs_per_sample(const Shape& in) const override;
   const std::vector<LayerPtr>& body() const { return body_; }
   const std::vector<LayerPtr>& shortcut() const { return shortcut_; }
+  // Network::insert_before for layers inside this block; returns false if no sublayer has that name.
+  bool insert_before(const std::string& layer_name, LayerPtr& hook);
 
  private:
   std::vector<LayerPtr> body_, shortcut_;

@@ -303,6 +303,29 @@ Network::Network(NetworkSpec spec) : spec_(std::move(spec)) {
 
 Layer* Network::find(const std::string& name) const { return find_in(layers_, name); }
 
+void Network::insert_before(const std::string& layer_name, LayerPtr hook) {
+  for (std::size_t i = 0; i < layers_.size(); ++i) {
+    if (layers_[i]->name() == layer_name) {
+      layers_.insert(layers_.begin() + long(i), std::move(hook));
+      acts_.resize(layers_.size());
+      return;
+    }
+    if (auto* r = dynamic_cast<Residual*>(layers_[i].get()))
+      if (r->insert_before(layer_name, hook)) return;
+  }
+  std::vector<std::string> names;
+  std::function<void(const std::vector<LayerSpec>&)> collect = [&](const std::vector<LayerSpec>& ls) {
+    for (const auto& l : ls) {
+      names.push_back(l.name);
+      collect(l.body);
+      collect(l.shortcut);
+    }
+  };
+  collect(spec_.layers);
+  throw_input_error("network", "insert before '" + layer_name + "'", "the name of a layer of the network",
+                    "no such layer", closest_match(layer_name, names));
+}
+
 const Tensor& Network::forward(const Tensor& x, const ForwardContext& ctx) {
   input_ = &x;
   const Tensor* cur = &x;

@@ -46,6 +46,11 @@ class Network {
   const std::vector<LayerPtr>& layers() const { return layers_; }
   Layer* find(const std::string& name) const;  // top-level or inside residual blocks; nullptr if absent
 
+  // Inserts a hook layer (output shape == input shape: erasure or noise on activations) before the named
+  // layer, at top level or inside a residual block. Hooks are training machinery, not architecture: they
+  // are not in spec(), so artifacts and weight_layers() never see them. Unknown name -> InputError.
+  void insert_before(const std::string& layer_name, LayerPtr hook);
+
   // Returns the logits (N, classes). Keeps every activation for backward().
   const Tensor& forward(const Tensor& x, const ForwardContext& ctx);
   // Backpropagates dlogits through the last forward(); writes every parameter's grad.

@@ -245,6 +245,24 @@ TEST(Erasure, ErasesWeightsAtTwiceTheBitErrorRate) {
   EXPECT_EQ(hw["fc1"]["p"].get<double>(), 0.05);
 }
 
+TEST(Erasure, ActivationsOfEveryWeightLayerButTheFirstAreErased) {
+  auto net = make_mlp("[256]");
+  const auto spec_before = nn::to_json(net->spec());
+  const std::size_t layers_before = net->layers().size();
+  auto method = method_from("{type: erasure, p_e: 0.3, activations: true}");
+  method->attach(*net);
+  // One hook, before fc2 (the network input feeding fc1 is data, not a stored activation).
+  ASSERT_EQ(net->layers().size(), layers_before + 1);
+  EXPECT_EQ(nn::to_json(net->spec()), spec_before);  // hooks are not architecture
+  EXPECT_EQ(net->weight_layers().size(), 2u);
+  std::size_t hook = 0;
+  for (std::size_t i = 0; i < net->layers().size(); ++i)
+    if (net->layers()[i]->kind() == "activation_erasure") hook = i;
+  ASSERT_GT(hook, 0u);
+  EXPECT_EQ(net->layers()[hook + 1]->name(), "fc2");
+  EXPECT_THROW(net->insert_before("fc9", std::make_unique<nn::ReLU>("x")), InputError);
+}
+
 TEST(Erasure, BinaryWeightsAreErasedToZero) {
   auto net = make_mlp("[128]");
   auto method = method_from("{type: erasure, p_e: 0.3}");
@@ -311,7 +329,6 @@ TEST(MethodConfig, BadValuesAreClearErrors) {
   EXPECT_NE(err("{type: erasure, p: 0.1, p_e: 0.2}").find("not both"), std::string::npos);
   EXPECT_NE(err("{type: erasure}").find("p_e"), std::string::npos);
   EXPECT_NE(err("{type: erasure, p: 0.6}").find("in [0, 0.5]"), std::string::npos);
-  EXPECT_NE(err("{type: erasure, p: 0.1, activations: true}").find("activations"), std::string::npos);
   EXPECT_NE(err("{type: lanmax}").find("'alpha'"), std::string::npos);
   EXPECT_NE(err("{type: lanmax, alpah: 0.1}").find("did you mean 'alpha'"), std::string::npos);
   EXPECT_NE(err("{type: lanmax, alpha: -1}").find(">= 0"), std::string::npos);

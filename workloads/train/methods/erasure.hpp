@@ -30,7 +30,9 @@ class ErasureTraining : public TrainingMethod {
  public:
   // erasure_rates: p_e per layer; `bit_error_per_erasure` turns p_e into the bit-error rate p written
   // to the artifact (0.5 for Hacene's p_e = 2p).
-  ErasureTraining(LayerRateSpec erasure_rates, double bit_error_per_erasure, double a);
+  // activations: also erase the inputs of every weight layer but the first (Hacene 2019 erases stored
+  // activations too), at that layer's p_e, through ActivationErasure hooks inserted into the network.
+  ErasureTraining(LayerRateSpec erasure_rates, double bit_error_per_erasure, double a, bool activations = false);
 
   std::string name() const override { return "erasure"; }
   void attach(nn::Network& net) override;
@@ -48,6 +50,7 @@ class ErasureTraining : public TrainingMethod {
   double bit_error_per_erasure_;
   double a_;
   WeightFaults faults_;
+  bool activations_ = false;
   std::vector<double> p_e_, p_;
 };
 
