@@ -75,6 +75,19 @@ Dataset load_limited(const std::string& spec, std::size_t limit) {
 
 nn::Shape to_shape(const std::vector<std::size_t>& s) { return nn::Shape(s.begin(), s.end()); }
 
+// One train.json epoch record (also the checkpoint's history): the method's fields plus the loop's.
+nlohmann::json epoch_json(const EpochRecord& e) {
+  nlohmann::json r = e.extra;
+  r["epoch"] = e.epoch;
+  r["train_loss"] = e.train_loss;
+  r["train_accuracy"] = e.train_accuracy;
+  r["test_accuracy"] = e.test_accuracy;
+  r["lr"] = e.lr;
+  r["samples_per_s"] = e.samples_per_s;
+  r["seconds"] = e.seconds;
+  return r;
+}
+
 }  // namespace
 
 Trainer::Trainer(TrainConfig config) : cfg_(std::move(config)) {
@@ -168,17 +181,7 @@ void Trainer::save_checkpoint(const std::string& path, int epochs_done, std::uin
   for (auto& [name, v] : opt_->state()) w.add("optimizer/" + name, {std::int64_t(v->size())}, std::span<const float>(*v));
   for (auto& [name, v] : method_->state()) w.add("method/" + name, {std::int64_t(v->size())}, std::span<const float>(*v));
   nlohmann::json hist = nlohmann::json::array();
-  for (const auto& e : history_) {
-    nlohmann::json r = e.extra;
-    r["epoch"] = e.epoch;
-    r["train_loss"] = e.train_loss;
-    r["train_accuracy"] = e.train_accuracy;
-    r["test_accuracy"] = e.test_accuracy;
-    r["lr"] = e.lr;
-    r["samples_per_s"] = e.samples_per_s;
-    r["seconds"] = e.seconds;
-    hist.push_back(r);
-  }
+  for (const auto& e : history_) hist.push_back(epoch_json(e));
   w.set_metadata("axsim.checkpoint.epochs_done", std::to_string(epochs_done));
   w.set_metadata("axsim.checkpoint.step", std::to_string(step));
   w.set_metadata("axsim.checkpoint.optimizer_steps", std::to_string(opt_->steps()));
@@ -240,17 +243,7 @@ nlohmann::json Trainer::train_json() const {
   j["train_samples"] = train_.size;
   j["test_samples"] = test_.size;
   j["epochs"] = nlohmann::json::array();
-  for (const auto& e : history_) {
-    nlohmann::json r = e.extra;
-    r["epoch"] = e.epoch;
-    r["train_loss"] = e.train_loss;
-    r["train_accuracy"] = e.train_accuracy;
-    r["test_accuracy"] = e.test_accuracy;
-    r["lr"] = e.lr;
-    r["samples_per_s"] = e.samples_per_s;
-    r["seconds"] = e.seconds;
-    j["epochs"].push_back(r);
-  }
+  for (const auto& e : history_) j["epochs"].push_back(epoch_json(e));
   j["final_test_accuracy"] = history_.empty() ? 0.0 : history_.back().test_accuracy;
   j["wall_seconds"] = wall_seconds_;
   return j;
