@@ -16,6 +16,7 @@ std::vector<Command> all_commands() {
   std::vector<Command> commands;
   for (auto& c : axsim::cli::train_commands()) commands.push_back(std::move(c));
   for (auto& c : axsim::cli::eval_commands()) commands.push_back(std::move(c));
+  for (auto& c : axsim::cli::sensitivity_commands()) commands.push_back(std::move(c));
   for (auto& c : axsim::cli::model_commands()) commands.push_back(std::move(c));
   for (auto& c : axsim::cli::sim_commands()) commands.push_back(std::move(c));
   return commands;

@@ -27,6 +27,7 @@ std::vector<Command> model_commands();
 std::vector<Command> train_commands();
 std::vector<Command> eval_commands();
 std::vector<Command> sim_commands();
+std::vector<Command> sensitivity_commands();
 
 // Parse `args` against `options` (+ positional), print help and return true if --help was given.
 // Throws InputError("<command line>", ...) on a bad option, naming the closest valid option.

@@ -1,0 +1,176 @@
+// `axsim sensitivity`: per-layer fault sensitivity of a deployed (quantized) network (LaNMax, Fig. 2).
+// Every dense/conv layer in turn gets faults on its stored weights while all other layers stay reliable
+// (FaultInjection::weight_rates = {layer: p}, default rate 0); Monte Carlo gives the mean accuracy and
+// its 95 % CI per layer, next to the fault-free baseline. It shows which layers can live in low-voltage
+// (unreliable) memory and which must stay protected.
+//
+// --random replaces the layer's weights by random codes: the flip channel at p = 0.5 makes every stored
+// bit an independent fair coin whatever its stored value, so each weight word reads a uniformly random
+// code of its storage layout (8-bit: one of the 256 codes, -128 included; BinaryConnect: a random sign).
+// JSON on stdout (or -o FILE, written atomically); a plain table on stderr.
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <cmath>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "core/atomic_file.hpp"
+#include "core/error.hpp"
+#include "models/drum.hpp"
+#include "tools/cli/command.hpp"
+#include "tools/cli/progress.hpp"
+#include "workloads/artifact/deploy.hpp"
+#include "workloads/data/load.hpp"
+#include "workloads/quant/executor.hpp"
+#include "workloads/quant/monte_carlo.hpp"
+
+namespace axsim::cli {
+
+namespace {
+
+// Flip at p = 0.5: every stored bit uniformly random, i.e. uniformly random weight codes.
+constexpr double kRandomFlipRate = 0.5;
+
+nlohmann::json result_json(const quant::McResult& r) {
+  return {{"accuracy_mean", r.mean},
+          {"accuracy_std", r.std},
+          {"ci95_half_width", std::isfinite(r.half_width) ? nlohmann::json(r.half_width) : nlohmann::json(nullptr)},
+          {"confidence", r.confidence},
+          {"trials", r.trials},
+          {"per_trial_accuracy", r.accuracies},
+          {"deterministic", r.deterministic},
+          {"converged", r.converged},
+          {"stop_reason", r.stop_reason}};
+}
+
+std::string table_row(const std::string& layer, const std::string& weights, const quant::McResult& r, double baseline) {
+  const std::string ci = std::isfinite(r.half_width) ? fmt::format("±{:.4f}", r.half_width) : std::string("n/a");
+  return fmt::format("{:<16} {:>10} {:>9.4f} {:>9} {:>+9.4f}\n", layer, weights, r.mean, ci, r.mean - baseline);
+}
+
+int cmd_sensitivity(const std::vector<std::string>& args) {
+  po::options_description o("options");
+  std::string model, data_spec, out, multiplier = "exact", channel = "flip";
+  double p = 0.05, ci = 0;
+  int trials = 0, max_trials = 100, weight_bits = 8, act_bits = 8, calib = 256, threads = 0;
+  std::uint64_t seed = 1;
+  bool random = false, quiet = false;
+  o.add_options()("model", po::value(&model), "deploy artifact (.safetensors) written by axsim train")(
+      "data", po::value(&data_spec), "dataset spec, e.g. mnist:data/mnist:test")(
+      "channel", po::value(&channel),
+      "fault channel on the layer's stored weights: flip | bit_mask | word_mask | "
+      "erasure | stuck_at")("p", po::value(&p), "fault rate on the layer's weights (0.05)")(
+      "random", po::bool_switch(&random),
+      "replace the layer's weights by uniformly random codes (flip at p = 0.5: every stored bit a fair coin)")(
+      "trials", po::value(&trials), "exactly this many Monte Carlo trials per layer")(
+      "ci", po::value(&ci), "per layer, run trials until the 95% CI half-width is <= H (default 0.002)")(
+      "max-trials", po::value(&max_trials), "with --ci: at most this many trials per layer (100)")(
+      "seed", po::value(&seed), "random seed (1)")("weight-bits", po::value(&weight_bits),
+                                                   "quantized weight width (8)")("act-bits", po::value(&act_bits),
+                                                                                 "quantized activation width (8)")(
+      "multiplier", po::value(&multiplier), "exact | drum<k> on every product (e.g. drum4)")(
+      "calibration", po::value(&calib), "samples used to calibrate activations (256)")(
+      "threads", po::value(&threads), "OpenMP threads (0: all)")("output,o", po::value(&out), "write the JSON here")(
+      "quiet,q", po::bool_switch(&quiet), "no progress output (the table is still printed)");
+  po::variables_map vm;
+  if (parse_options("sensitivity",
+                    "--model M.safetensors --data SPEC [--channel flip] [--p 0.05] [--trials N | --ci H] [--seed S] "
+                    "[--random] [-o FILE]",
+                    o, args, vm))
+    return kOk;
+  if (model.empty() || data_spec.empty())
+    throw_input_error("<command line>", "axsim sensitivity", "--model and --data");
+  if (trials < 0 || max_trials < 1 || ci < 0)
+    throw_input_error("<command line>", "--trials/--ci", "non-negative values");
+  if (trials > 0 && vm.count("ci"))
+    throw_input_error("<command line>", "--trials/--ci", "one of --trials or --ci", "both");
+  if (random && (vm.count("p") || vm.count("channel")))
+    throw_input_error("<command line>", "--random", "--random alone (it sets the flip channel at p = 0.5)",
+                      "--random with --p or --channel");
+  if (random) {
+    channel = "flip";
+    p = kRandomFlipRate;
+  }
+
+  const Dataset data = load_dataset(data_spec);
+  if (threads > 0) omp_set_num_threads(threads);
+  quant::QuantizeOptions qo;
+  qo.weight_bits = weight_bits;
+  qo.activation_bits = act_bits;
+  qo.multiplier = parse_multiplier(multiplier, weight_bits > 1 ? weight_bits : 8, "<command line>", "--multiplier");
+  quant::QuantizedExecutor ex(artifact::load_deployed_network(model, data, qo, calib));
+
+  quant::McOptions mc;
+  mc.min_trials = trials > 0 ? trials : 2;
+  mc.max_trials = trials > 0 ? trials : max_trials;
+  mc.ci_half_width = trials > 0 ? 0.0 : (ci > 0 ? ci : 0.002);
+
+  std::vector<const QLayer*> weight_layers;
+  for (const auto& layer : ex.network().layers)
+    if (layer.has_weights()) weight_layers.push_back(&layer);
+
+  auto faults_on = [&](const std::string& layer_name) {
+    quant::FaultInjection f;
+    f.seed = seed;
+    f.weight_channel = channel;
+    f.weight_draw = quant::WeightFaultDraw::per_trial;
+    f.weight_rate = 0.0;  // every other layer stays reliable
+    if (!layer_name.empty()) f.weight_rates[layer_name] = p;
+    return f;
+  };
+  // Validate the channel and rate up front (an unknown channel is an InputError naming the closest one).
+  if (!weight_layers.empty()) ex.set_faults(faults_on(weight_layers.front()->name));
+
+  std::unique_ptr<Progress> bar;
+  if (!quiet) bar = std::make_unique<Progress>("sensitivity", std::uint64_t(weight_layers.size() + 1), "layer");
+
+  ex.set_faults(faults_on(""));
+  const quant::McResult baseline = quant::monte_carlo(ex, data.features.data(), data.labels.data(), data.size, mc);
+  if (bar) bar->update(1, fmt::format("baseline {:.4f}", baseline.mean));
+
+  nlohmann::json layers = nlohmann::json::array();
+  std::string table = fmt::format("{:<16} {:>10} {:>9} {:>9} {:>9}\n", "layer", "weights", "accuracy", "ci95", "drop");
+  table += table_row("(baseline)", "-", baseline, baseline.mean);
+  for (std::size_t i = 0; i < weight_layers.size(); ++i) {
+    const QLayer& layer = *weight_layers[i];
+    ex.set_faults(faults_on(layer.name));
+    const quant::McResult r = quant::monte_carlo(ex, data.features.data(), data.labels.data(), data.size, mc);
+    layers.push_back({{"layer", layer.name},
+                      {"kind", layer.kind == QOpKind::conv2d ? "conv2d" : "dense"},
+                      {"weights", layer.weights.size()},
+                      {"result", result_json(r)}});
+    table += table_row(layer.name, std::to_string(layer.weights.size()), r, baseline.mean);
+    if (bar) bar->update(i + 2, fmt::format("{} {:.4f}", layer.name, r.mean));
+  }
+  if (bar) bar->finish();
+
+  nlohmann::json j{{"model", model},
+                   {"data", data_spec},
+                   {"samples", data.size},
+                   {"seed", seed},
+                   {"mode", "quantized"},
+                   {"multiplier", multiplier},
+                   {"weight_bits", weight_bits},
+                   {"activation_bits", act_bits},
+                   {"faults", {{"channel", channel}, {"p", p}, {"random", random}, {"draw", "per_trial"}}},
+                   {"baseline", result_json(baseline)},
+                   {"layers", layers}};
+  std::cerr << table;
+  const std::string text = j.dump(2) + "\n";
+  if (out.empty())
+    std::cout << text;
+  else
+    write_file_atomic(out, text);
+  return kOk;
+}
+
+}  // namespace
+
+std::vector<Command> sensitivity_commands() {
+  return {{"sensitivity", "per-layer fault sensitivity: faults (or random weights) on one layer at a time",
+           cmd_sensitivity}};
+}
+
+}  // namespace axsim::cli
