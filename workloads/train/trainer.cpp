@@ -27,7 +27,7 @@ std::atomic<bool>& stop_requested() {
 TrainConfig TrainConfig::from(const ConfigNode& root) {
   root.expect_keys({"version", "name", "seed", "data", "network", "training", "method", "deploy"});
   if (root.integer("version", 1, 1, 1) != 1) root.child("version").fail("version 1");
-  TrainConfig c{.root = root};  // the other fields keep their defaults
+  TrainConfig c(root);
   c.name = root.str("name", "run");
   c.seed = std::uint64_t(root.integer("seed", 1, 0));
   const ConfigNode data = root.child("data");

@@ -17,6 +17,7 @@
 namespace axsim::train {
 
 struct TrainConfig {
+  explicit TrainConfig(ConfigNode whole) : root(std::move(whole)) {}
   ConfigNode root;  // the whole (overridden) config, kept for config.yaml and checkpoints
   std::string name;
   std::uint64_t seed = 1;
