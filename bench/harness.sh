@@ -154,7 +154,7 @@ prepare_torch() {
 
 torch_status="not run"
 if [ "$run_torch" = 1 ]; then
-  if [ -z "$json_py" ]; then torch_skip="no python3 found"; else prepare_torch; fi
+  if [ -z "$json_py" ]; then torch_skip="$torch_python not found and no python3 on PATH"; else prepare_torch; fi
   if [ -n "$torch_skip" ]; then
     echo "PyTorch side skipped: $torch_skip"
     torch_status="skipped: $torch_skip"
@@ -278,10 +278,10 @@ sys.exit(1 if any(s.startswith(("failed", "invalid")) for s in (torch_status, ax
 PY
   exit "$merge_rc"  # 1 when a side that ran failed or printed invalid JSON
 elif [ "$have_jq" = 1 ]; then
-  jq -n --arg ts "$torch_status" --arg as "$axsim_status" \
+  jq -n --arg torch_status "$torch_status" --arg axsim_status "$axsim_status" \
     --slurpfile t <(cat "$work/pytorch.json" 2>/dev/null || echo null) \
     --slurpfile a <(cat "$work/axsim.json" 2>/dev/null || echo null) \
-    '{harness: {status: {pytorch: $ts, axsim: $as}}, pytorch: $t[0], axsim: $a[0]}' >"$out.tmp.$$"
+    '{harness: {status: {pytorch: $torch_status, axsim: $axsim_status}}, pytorch: $t[0], axsim: $a[0]}' >"$out.tmp.$$"
   mv "$out.tmp.$$" "$out"
   echo "results: $out (no python3 for the ratio table)"
 else

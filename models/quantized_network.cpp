@@ -16,6 +16,17 @@
 
 namespace axsim {
 
+std::string_view to_string(QOpKind kind) {
+  switch (kind) {
+    case QOpKind::dense: return "dense";
+    case QOpKind::conv2d: return "conv2d";
+    case QOpKind::maxpool: return "maxpool";
+    case QOpKind::avgpool: return "avgpool";
+    case QOpKind::flatten: return "flatten";
+  }
+  return "?";
+}
+
 std::uint64_t QLayer::macs() const {
   switch (kind) {
     case QOpKind::dense:

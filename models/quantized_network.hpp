@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "models/drum.hpp"
@@ -26,6 +27,7 @@
 namespace axsim {
 
 enum class QOpKind { dense, conv2d, maxpool, avgpool, flatten };
+std::string_view to_string(QOpKind kind);  // "dense", "conv2d", "maxpool", "avgpool", "flatten"
 
 struct QLayer {
   std::string name;  // the training network's layer name (stable across reports)
