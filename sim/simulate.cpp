@@ -68,22 +68,6 @@ void collect_banks(const Buffer& buffer, const EnergyLedger& ledger, SimulationR
   }
 }
 
-std::string kind_text(QOpKind k) {
-  switch (k) {
-    case QOpKind::dense:
-      return "dense";
-    case QOpKind::conv2d:
-      return "conv2d";
-    case QOpKind::maxpool:
-      return "maxpool";
-    case QOpKind::avgpool:
-      return "avgpool";
-    case QOpKind::flatten:
-      return "flatten";
-  }
-  return "?";
-}
-
 }  // namespace
 
 Accelerator::Accelerator(sc_core::sc_module_name name, const Program& program, const QuantizedNetwork& network,
@@ -199,7 +183,7 @@ SimulationResult simulate(const QuantizedNetwork& network, const HardwareConfig&
     const LayerPlan& plan = program.layers[k];
     LayerResult l;
     l.name = plan.name;
-    l.kind = kind_text(plan.kind);
+    l.kind = std::string(to_string(plan.kind));
     l.engine = std::string(to_string(plan.engine));
     if (plan.engine == Engine::pe_array) {
       l.multiplier = plan.multiplier.name();
