@@ -12,7 +12,8 @@
 # unless --install is given; if torch is not importable it prints "PyTorch side skipped: <reason>".
 # --quick: short timings (smoke run). --wait-idle SEC: wait up to SEC for other processes to leave the
 # CPU before each side. Environment: TORCH_PYTHON (default /usr/bin/python3), AXSIM_BENCH_BIN (default
-# build/bench/axsim_bench_e2e), AXSIM_BENCH_ARGS (default --json). Exit 1 if a side that ran failed.
+# build/bench/axsim_bench_e2e), AXSIM_BENCH_ARGS (default --json; --threads N is appended).
+# Exit 1 if a side that ran failed.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -24,7 +25,7 @@ run_torch=1
 run_axsim=1
 wait_idle=0
 axsim_bin="${AXSIM_BENCH_BIN:-$top/build/bench/axsim_bench_e2e}"
-axsim_args="${AXSIM_BENCH_ARGS:---json}"
+axsim_args="${AXSIM_BENCH_ARGS:---json}"  # --threads N is appended (same count as the PyTorch side)
 torch_args=""
 torch_python="${TORCH_PYTHON:-/usr/bin/python3}"
 openblas_dir=/usr/lib/x86_64-linux-gnu/openblas-openmp
@@ -73,12 +74,14 @@ busy_fraction() {
   echo "$(( 100 * (total - idle) / total ))"
 }
 
-# Waits (up to --wait-idle seconds) until the other processes leave the cores alone, then reports.
+# Waits (up to --wait-idle seconds) until the other processes leave the cores alone (three quiet
+# seconds in a row: builds come in bursts), then reports.
 check_idle() {
-  local side=$1 waited=0 busy
-  busy=$(busy_fraction)
-  while [ "$busy" -gt 10 ] && [ "$waited" -lt "$wait_idle" ]; do
-    sleep 4; waited=$((waited + 5)); busy=$(busy_fraction)
+  local side=$1 waited=0 busy quiet=0
+  while :; do
+    busy=$(busy_fraction); waited=$((waited + 1))
+    if [ "$busy" -le 10 ]; then quiet=$((quiet + 1)); else quiet=0; fi
+    if [ "$quiet" -ge 3 ] || [ "$waited" -ge "$wait_idle" ]; then break; fi
   done
   echo "$busy" >"$work/busy_$side"
   if [ "$busy" -gt 10 ]; then
@@ -183,10 +186,10 @@ if [ "$run_axsim" = 1 ]; then
     echo "axsim side skipped: $axsim_bin not built"
   else
     check_idle axsim
-    echo "Running axsim side: OMP_NUM_THREADS=$threads $axsim_bin $axsim_args"
+    echo "Running axsim side: OMP_NUM_THREADS=$threads $axsim_bin $axsim_args --threads $threads"
     rc=0
-    # shellcheck disable=SC2086
-    (cd "$top" && OMP_NUM_THREADS="$threads" "$axsim_bin" $axsim_args >"$work/axsim.json") || rc=$?
+    # shellcheck disable=SC2086  # axsim_args is an argument string, split into words on purpose
+    (cd "$top" && OMP_NUM_THREADS="$threads" "$axsim_bin" $axsim_args --threads "$threads" >"$work/axsim.json") || rc=$?
     if [ "$rc" = 0 ]; then axsim_status="ok"; else axsim_status="failed (exit $rc)"; rm -f "$work/axsim.json"; fi
   fi
 fi

@@ -631,7 +631,7 @@ class Bench:
 
             return step
 
-        log(f"drum_infer: transform path (batch 1000)")
+        log("drum_infer: transform path (batch 1000)")
         transform = self.timing.run(cycling_step(forward_transform, 1000), "samples")
         transform["config"] = {"batch": 1000, "method": "weights transformed once; activation codes through a "
                                                          "256-entry Ds table; float32 matmul of transformed codes (exact)"}
