@@ -19,6 +19,8 @@ std::vector<Command> all_commands() {
   for (auto& c : axsim::cli::sensitivity_commands()) commands.push_back(std::move(c));
   for (auto& c : axsim::cli::model_commands()) commands.push_back(std::move(c));
   for (auto& c : axsim::cli::sim_commands()) commands.push_back(std::move(c));
+  for (auto& c : axsim::cli::report_commands()) commands.push_back(std::move(c));
+  for (auto& c : axsim::cli::sweep_commands()) commands.push_back(std::move(c));
   return commands;
 }
 

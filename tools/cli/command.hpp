@@ -28,6 +28,8 @@ std::vector<Command> train_commands();
 std::vector<Command> eval_commands();
 std::vector<Command> sim_commands();
 std::vector<Command> sensitivity_commands();
+std::vector<Command> report_commands();  // report_cmd.cpp
+std::vector<Command> sweep_commands();   // sweep_cmd.cpp: sweep, run
 
 // Parse `args` against `options` (+ positional), print help and return true if --help was given.
 // Throws InputError("<command line>", ...) on a bad option, naming the closest valid option.
