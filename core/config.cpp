@@ -1,11 +1,24 @@
 #include "core/config.hpp"
 
+#include <charconv>
 #include <fstream>
 #include <sstream>
 
 #include "core/error.hpp"
 
 namespace axsim {
+
+namespace {
+
+// A mapping key as text. YAML also allows lists and mappings as keys ("? [a, b]: 1"), which no axsim
+// config uses; yaml-cpp's as<std::string>() would throw its own exception type for them.
+std::string key_text(const YAML::Node& key, const std::string& file, const std::string& path) {
+  if (key.IsScalar()) return key.Scalar();
+  ConfigNode(key, file, path)
+      .fail("a plain key (a name)", key.IsMap() ? "a mapping used as a key" : "a list used as a key");
+}
+
+}  // namespace
 
 ConfigNode::ConfigNode(YAML::Node node, std::string file, std::string path)
     : node_(std::move(node)), file_(std::move(file)), path_(std::move(path)) {}
@@ -40,19 +53,18 @@ void ConfigNode::fail(const std::string& expected, const std::string& found, con
 
 std::string ConfigNode::child_path(const std::string& key) const { return path_.empty() ? key : path_ + "." + key; }
 
-bool ConfigNode::has(const std::string& key) const {
-  return node_.IsMap() && node_[key] && !node_[key].IsNull();
-}
+bool ConfigNode::has(const std::string& key) const { return node_.IsMap() && node_[key] && !node_[key].IsNull(); }
 
 void ConfigNode::expect_map() const {
-  if (!node_.IsMap() && !node_.IsNull()) fail("a mapping of keys to values", "a " + std::string(node_.IsSequence() ? "list" : "scalar"));
+  if (!node_.IsMap() && !node_.IsNull())
+    fail("a mapping of keys to values", "a " + std::string(node_.IsSequence() ? "list" : "scalar"));
 }
 
 void ConfigNode::expect_keys(const std::vector<std::string>& allowed) const {
   expect_map();
   if (!node_.IsMap()) return;
   for (const auto& kv : node_) {
-    const std::string key = kv.first.as<std::string>();
+    const std::string key = key_text(kv.first, file_, path_);
     bool ok = false;
     for (const auto& a : allowed) ok = ok || key == a;
     if (!ok) {
@@ -93,7 +105,7 @@ std::vector<std::pair<std::string, ConfigNode>> ConfigNode::entries() const {
   std::vector<std::pair<std::string, ConfigNode>> out;
   if (!node_.IsMap()) return out;
   for (const auto& kv : node_) {
-    const std::string key = kv.first.as<std::string>();
+    const std::string key = key_text(kv.first, file_, path_);
     out.emplace_back(key, ConfigNode(kv.second, file_, child_path(key)));
   }
   return out;
@@ -141,14 +153,26 @@ std::int64_t ConfigNode::integer(const std::string& key, std::optional<std::int6
     return *def;
   }
   const std::string s = c->as_str();
-  std::int64_t v = 0;
-  std::size_t used = 0;
-  try {
-    v = std::stoll(s, &used, 0);
-  } catch (...) {
-    used = 0;
+  // Decimal, or hexadecimal with 0x. Not C's base-0 rule, which would read "010" as octal 8.
+  std::string_view digits = s;
+  bool negative = false;
+  if (!digits.empty() && (digits.front() == '-' || digits.front() == '+')) {
+    negative = digits.front() == '-';
+    digits.remove_prefix(1);
   }
-  if (used == 0 || used != s.size()) c->fail("an integer", "'" + s + "'");
+  int base = 10;
+  if (digits.size() > 2 && digits[0] == '0' && (digits[1] == 'x' || digits[1] == 'X')) {
+    base = 16;
+    digits.remove_prefix(2);
+  }
+  std::uint64_t magnitude = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), magnitude, base);
+  if (digits.empty() || ec == std::errc::invalid_argument || end != digits.data() + digits.size())
+    c->fail("an integer", "'" + s + "'");
+  const std::uint64_t limit = negative ? std::uint64_t(INT64_MAX) + 1 : std::uint64_t(INT64_MAX);
+  if (ec == std::errc::result_out_of_range || magnitude > limit)
+    c->fail("an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]", "'" + s + "'");
+  const std::int64_t v = negative ? std::int64_t(0 - magnitude) : std::int64_t(magnitude);
   if (v < min || v > max)
     c->fail("an integer in [" + std::to_string(min) + ", " + std::to_string(max) + "]", std::to_string(v));
   return v;

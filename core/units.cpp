@@ -99,6 +99,7 @@ double parse_quantity(std::string_view text, Dim expected) {
     throw UnitError(dim_example(expected) + ", found " + shown);
   const double scale = prefix_scale(unit.substr(0, unit.size() - sym.size()), expected);
   if (std::isnan(scale)) throw UnitError(dim_example(expected) + " (unknown unit prefix), found " + shown);
+  if (!std::isfinite(value * scale)) throw UnitError("a finite quantity, found " + shown + " (too large)");
   return value * scale;
 }
 

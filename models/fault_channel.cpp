@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <array>
+#include <bit>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -399,6 +400,137 @@ FaultStats FaultChannel::apply_map(std::span<Word> words, WordLayout layout, con
   stats.faulty_bits = cells.size();
   return stats;
 }
+
+// Batched per_read sampling: the faulty cells of each word are gathered (cells arrive sorted) and the word's
+// read value is computed once; on_change(index, value) is called for words whose value changes.
+template <class Word, class OnChange>
+FaultStats FaultChannel::sample_batched(std::span<const Word> words, WordLayout layout, double p,
+                                        ExponentialStream& stream, OnChange&& on_change) const {
+  check_layout(layout, int(8 * sizeof(Word)));
+  check_rate(p);
+  const int stored_bits = layout.stored_bits();
+  FaultStats stats;
+  stats.words_read = words.size();
+  stats.bits_read = FaultSampler::checked_bit_count(words.size(), stored_bits);
+  const FaultSampler sampler(p);
+  if (unit() == FaultUnit::word) {
+    const std::uint32_t faulty = word_fault_mask(layout);
+    stats.faulty_words = stream.for_each_fault(words.size(), sampler, [&](std::uint64_t w) {
+      const std::int64_t after = corrupt(words[w], faulty, 0, layout);
+      if (after != words[w]) {
+        ++stats.words_changed;
+        on_change(w, after);
+      }
+    });
+    return stats;
+  }
+  if (stored_bits <= 0) return stats;
+  // Flip on a plain two's-complement layout is an XOR of the code: done inline (no virtual call per word).
+  const bool inline_flip = name() == "flip" && !is_binary(layout);
+  const std::uint32_t code_mask = low_mask(layout.bits);
+  const std::int64_t sign_bit = layout.has_sign_bit ? std::int64_t(1) << (layout.bits - 1) : 0;
+  const bool draw_stuck = draws_stuck_values();
+  constexpr double kLn2 = 0.6931471805599453;  // P(E > ln 2) = 1/2: a stuck value from one variate
+  std::uint64_t current = kNoWord;
+  std::uint32_t faulty = 0, stuck = 0;
+  auto flush = [&] {
+    ++stats.faulty_words;
+    const std::int64_t before = words[current];
+    std::int64_t after;
+    if (inline_flip) {
+      const std::int64_t code = std::int64_t((std::uint32_t(std::uint64_t(before)) & code_mask) ^ faulty);
+      after = (code ^ sign_bit) - sign_bit;  // sign-extend (no-op without a sign bit)
+    } else {
+      after = corrupt(before, faulty, stuck, layout);
+    }
+    if (after != before) {
+      ++stats.words_changed;
+      on_change(current, after);
+    }
+  };
+  const std::uint64_t n_bits = stats.bits_read;
+  const auto bits = std::uint64_t(stored_bits);
+  const bool pow2 = std::has_single_bit(bits);
+  const int shift = std::countr_zero(bits);
+  if (inline_flip && pow2 && !sampler.never() && !sampler.always()) {
+    // The hot case (flip on 8/16-bit words): the same draws as the general loop below, on the stream's
+    // buffered variates directly, with the counters in registers.
+    const double scale = sampler.gap_scale();
+    const std::uint64_t bit_mask = bits - 1;
+    std::uint64_t pos = 0, faults = 0, faulty_words = 0, changed = 0;
+    auto emit = [&] {
+      ++faulty_words;
+      const std::int64_t before = words[current];
+      const std::int64_t code = std::int64_t((std::uint32_t(std::uint64_t(before)) & code_mask) ^ faulty);
+      const std::int64_t after = (code ^ sign_bit) - sign_bit;
+      if (after != before) {
+        ++changed;
+        on_change(current, after);
+      }
+    };
+    for (bool done = false; !done;) {
+      const std::span<const double> v = stream.available();
+      std::size_t i = 0;
+      for (; i < v.size(); ++i) {
+        if (pos >= n_bits) {  // the last position was faulty: no overshooting draw (as for_each_fault)
+          done = true;
+          break;
+        }
+        const double gap = v[i] * scale;
+        if (gap >= double(n_bits - pos)) {
+          done = true;
+          ++i;
+          break;
+        }
+        pos += std::uint64_t(gap);
+        const std::uint64_t word = pos >> shift;
+        if (word != current) {
+          if (current != kNoWord) emit();
+          current = word;
+          faulty = 0;
+        }
+        faulty |= std::uint32_t(1) << (pos & bit_mask);
+        ++faults;
+        ++pos;
+      }
+      stream.consume(i);
+    }
+    if (current != kNoWord) emit();
+    stats.faulty_bits = faults;
+    stats.faulty_words = faulty_words;
+    stats.words_changed = changed;
+    return stats;
+  }
+  stats.faulty_bits = stream.for_each_fault(n_bits, sampler, [&](std::uint64_t pos) {
+    const std::uint64_t word = pow2 ? pos >> shift : pos / bits;
+    const unsigned bit = unsigned(pow2 ? pos & (bits - 1) : pos % bits);
+    if (word != current) {
+      if (current != kNoWord) flush();
+      current = word;
+      faulty = stuck = 0;
+    }
+    faulty |= std::uint32_t(1) << bit;
+    if (draw_stuck && stream.next() > kLn2) stuck |= std::uint32_t(1) << bit;
+  });
+  if (current != kNoWord) flush();
+  return stats;
+}
+
+#define AXSIM_FAULT_CHANNEL_BATCHED(Word)                                                                       \
+  FaultStats FaultChannel::apply(std::span<Word> words, WordLayout layout, double p, ExponentialStream& stream) \
+      const {                                                                                                   \
+    return sample_batched(std::span<const Word>(words), layout, p, stream,                                      \
+                          [&](std::uint64_t w, std::int64_t value) { words[w] = Word(value); });                \
+  }                                                                                                             \
+  FaultStats FaultChannel::sample_changes(std::span<const Word> words, WordLayout layout, double p,             \
+                                          ExponentialStream& stream, std::vector<WordChange>& changes) const {  \
+    return sample_batched(words, layout, p, stream, [&](std::uint64_t w, std::int64_t value) {                  \
+      changes.push_back(WordChange{w, std::int32_t(value)});                                                    \
+    });                                                                                                         \
+  }
+AXSIM_FAULT_CHANNEL_BATCHED(std::int8_t)
+AXSIM_FAULT_CHANNEL_BATCHED(std::int16_t)
+#undef AXSIM_FAULT_CHANNEL_BATCHED
 
 #define AXSIM_FAULT_CHANNEL_OVERLOADS(Word)                                                                   \
   FaultStats FaultChannel::apply(std::span<Word> words, WordLayout layout, double p, CounterRng& rng) const { \

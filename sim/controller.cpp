@@ -161,6 +161,7 @@ void Controller::write_weights(const LayerPlan& plan, int row) {
   const QLayer& l = network_.layers[std::size_t(plan.index)];
   transport(weight_socket, tlm::TLM_WRITE_COMMAND, plan.weight_base, const_cast<std::int8_t*>(l.weights.data()),
             l.weights.size(), l.weight_layout(), row);
+  parts_.pe.stored_weights_changed();
 }
 
 void Controller::write_border(const TensorPlacement& t, int row) {
@@ -238,9 +239,24 @@ void Controller::load_tile(const LayerPlan& plan, int tile) {
     const std::size_t nkk = std::size_t(plan.shape.N) * plan.shape.K * plan.shape.K;
     const std::size_t count = std::size_t(t.tm) * nkk;
     current_wslot_ = loads_in_layer_++ % program_.slots;
-    transport(weight_socket, tlm::TLM_READ_COMMAND, plan.weight_base + std::uint64_t(t.m0) * nkk,
-              parts_.pe.weight_staging(current_wslot_), count, l.weight_layout(), plan.index);
-    parts_.pe.prepare_weights(current_wslot_, count, plan.multiplier);
+    const std::uint64_t address = plan.weight_base + std::uint64_t(t.m0) * nkk;
+    // Sparse reads pay one correction per faulty word read; a per_chip bank re-reads one prebuilt corrupted
+    // image, which copying serves faster than thousands of corrections per inference.
+    const auto& wfault = parts_.weights.config().fault;
+    const bool per_chip_weights = wfault && wfault->persistence == Persistence::per_chip;
+    if (!cycle_mode_ && options_.sparse_weight_reads && !per_chip_weights && PeArray::supports_sparse(plan)) {
+      std::vector<WordChange>& changes = parts_.pe.weight_changes(current_wslot_);
+      changes.clear();
+      access_->changes = &changes;
+      transport(weight_socket, tlm::TLM_READ_COMMAND, address, parts_.pe.weight_staging(current_wslot_), count,
+                l.weight_layout(), plan.index);
+      access_->changes = nullptr;
+      parts_.pe.use_stored_weights(current_wslot_, parts_.weights.contents().data() + address, count, plan.multiplier);
+    } else {
+      transport(weight_socket, tlm::TLM_READ_COMMAND, address, parts_.pe.weight_staging(current_wslot_), count,
+                l.weight_layout(), plan.index);
+      parts_.pe.prepare_weights(current_wslot_, count, plan.multiplier);
+    }
   }
   slot_wslot_[std::size_t(slot)] = current_wslot_;
   // Neurons: each pass's window, fresh from the buffer, in pass order.
@@ -278,12 +294,22 @@ void Controller::compute_tile(const LayerPlan& plan, int tile) {
   const ActionEnergies& e = energies(plan);
   // Per product: a multiply, an add (adder tree / accumulator), the neuron operand latched in a register, and
   // the weight operand: from the local store when it is reused there, else latched in a register.
-  parts_.ledger.add_dynamic(
-      plan.index, EnergyComponent::pe_array,
-      double(t.macs) * (e.multiply + e.add + e.reg + (plan.uses_local_store ? 0.0 : e.weight_reg)));
-  if (plan.uses_local_store)
-    parts_.ledger.add_dynamic(plan.index, EnergyComponent::local_store,
-                              double(t.macs) * e.local_read + double(t.local_store_writes) * e.local_write);
+  {
+    EnergyLedger& ledger = parts_.ledger;
+    const double macs = double(t.macs), v_logic = parts_.regulator.voltage(VoltageDomain::logic);
+    const double latches = plan.uses_local_store ? macs : 2 * macs;
+    ledger.charge(plan.index, EnergyComponent::pe_array, EnergyAction::multiply, macs, macs * e.multiply, v_logic);
+    ledger.charge(plan.index, EnergyComponent::pe_array, EnergyAction::add, macs, macs * e.add, v_logic);
+    ledger.charge(plan.index, EnergyComponent::pe_array, EnergyAction::register_access, latches,
+                  macs * (e.reg + (plan.uses_local_store ? 0.0 : e.weight_reg)), v_logic);
+    if (plan.uses_local_store) {
+      const double v_local = parts_.regulator.voltage(hw_.pe.local_store_domain);
+      ledger.charge(plan.index, EnergyComponent::local_store, EnergyAction::local_store_read, macs, macs * e.local_read,
+                    v_local);
+      ledger.charge(plan.index, EnergyComponent::local_store, EnergyAction::local_store_write,
+                    double(t.local_store_writes), double(t.local_store_writes) * e.local_write, v_local);
+    }
+  }
   if (cycle_mode_) {
     tile_serial_[std::size_t(slot)] = ++serial_;
     parts_.pe.enqueue_tile(plan, tile, slot, slot_wslot_[std::size_t(slot)], serial_);
@@ -381,7 +407,8 @@ void Controller::pool(const LayerPlan& plan) {
       w.add(out.address(c, out.pad + oy, out.pad), std::uint64_t(l.out_w));
       write_neurons(w, result.data(), plan.index);
     }
-  parts_.ledger.add_dynamic(plan.index, EnergyComponent::pe_array, double(ops) * energies(plan).pool_op);
+  parts_.ledger.charge(plan.index, EnergyComponent::pe_array, EnergyAction::pool_op, double(ops),
+                       double(ops) * energies(plan).pool_op, parts_.regulator.voltage(VoltageDomain::logic));
   spend_cycles(plan.cycles);
 }
 

@@ -104,8 +104,10 @@ void CrossbarTiles::run(const LayerPlan& plan, std::span<const std::int16_t> inp
   // Energy of this VMM: supply x cell currents x latency, plus the ADC conversions.
   const double current_a = layer->vmm->mean_current_na(x_.data(), 1) * 1e-9;
   const double row_tiles = std::ceil(double(in) / hw_.crossbar->rows);
-  ledger_.add_dynamic(plan.index, EnergyComponent::crossbar,
-                      volts_ * current_a * hw_.crossbar->vmm_latency_s + double(out) * row_tiles * adc_j_);
+  ledger_.charge(plan.index, EnergyComponent::crossbar, EnergyAction::crossbar_array, 1.0,
+                 volts_ * current_a * hw_.crossbar->vmm_latency_s, volts_);
+  ledger_.charge(plan.index, EnergyComponent::crossbar, EnergyAction::adc_conversion, double(out) * row_tiles,
+                 double(out) * row_tiles * adc_j_, volts_);
   if (plan.is_output) {
     logits.resize(out);
     for (std::size_t o = 0; o < out; ++o) logits[o] = std::llround(double(y_[o]) / acc_step);

@@ -74,6 +74,11 @@ PeArray::PeArray(sc_core::sc_module_name name, const Program& program, const Qua
   weights_.assign(slots, std::vector<std::int8_t>(weight_words));
   transformed_.assign(slots, {});
   wide_.assign(slots, 0);
+  sparse_.assign(slots, 0);
+  stored_.assign(slots, nullptr);
+  stored_transformed_.assign(slots, nullptr);
+  changes_.assign(slots, {});
+  sparse_k_.assign(slots, 8);
   accumulators_.assign(slots, std::vector<std::int64_t>(outputs));
   im2col_.resize(reduction);
   pes_.resize(std::size_t(rows_) * std::size_t(cols_));
@@ -85,7 +90,31 @@ PeArray::PeArray(sc_core::sc_module_name name, const Program& program, const Qua
   }
 }
 
+bool PeArray::supports_sparse(const LayerPlan& plan) {
+  return plan.engine == Engine::pe_array && (is_vector_layer(plan) || plan.merged_reduction);
+}
+
+void PeArray::use_stored_weights(int wslot, const std::int8_t* stored, std::size_t count,
+                                 const Multiplier& multiplier) {
+  const std::size_t w = std::size_t(wslot);
+  const int k = multiplier.transform_k();
+  sparse_[w] = 1;
+  stored_[w] = stored;
+  wide_[w] = k < 8;
+  sparse_k_[w] = std::min(k, 8);
+  if (k < 8) {
+    auto it = clean_transformed_.find({stored, k});
+    if (it == clean_transformed_.end() || it->second.size() != count) {
+      std::vector<std::int16_t> t(count);
+      drum_transform_batch(std::span<const std::int8_t>(stored, count), std::span<std::int16_t>(t), k);
+      it = clean_transformed_.insert_or_assign({stored, k}, std::move(t)).first;
+    }
+    stored_transformed_[w] = it->second.data();
+  }
+}
+
 void PeArray::prepare_weights(int wslot, std::size_t count, const Multiplier& multiplier) {
+  sparse_[std::size_t(wslot)] = 0;
   // D(x, k) is the identity on magnitudes below 2^k: int8 codes (|x| <= 128) need no transform for k >= 8.
   const int k = multiplier.transform_k();
   wide_[std::size_t(wslot)] = k < 8;
@@ -139,16 +168,39 @@ void PeArray::accumulate_passwise(const LayerPlan& plan, const TilePlan& t, cons
 }
 
 template <class W>
-void PeArray::compute(const LayerPlan& plan, const TilePlan& t, const W* w, const std::int16_t* x, std::int64_t* acc) {
+void PeArray::compute(const LayerPlan& plan, const TilePlan& t, const W* w, const std::int16_t* x, std::int64_t* acc,
+                      const Corrections* corrections) {
   const int K = plan.shape.K, S = plan.shape.stride, N = plan.shape.N;
   const int nkk = N * K * K;
   const bool int32_ok = plan.int32_accumulation;
   if (is_vector_layer(plan)) {
     // Dense: the passes of a tile read the input vector once, in order: one dot product per output.
     for (int m = 0; m < t.tm; ++m) acc[m] += dot(w + std::size_t(m) * nkk, x, N, int32_ok);
+    // A faulty weight (m, n) read once changes output m by (T(w') - T(w)) * x[n]. Changes come sorted by
+    // index, so the row is tracked without a division per fault.
+    if (corrections) {
+      std::uint64_t row = 0, row_start = 0;
+      for (const WordChange& c : *corrections->changes) {
+        while (c.word >= row_start + std::uint64_t(N)) {
+          ++row;
+          row_start += std::uint64_t(N);
+        }
+        acc[row] += corrections->delta(c) * x[c.word - row_start];
+      }
+    }
     return;
   }
   if (plan.merged_reduction) {
+    // Corrections as (output map, operand index, delta), computed once for all outputs of the tile.
+    struct Fix {
+      std::uint32_t m, operand;
+      std::int64_t delta;
+    };
+    std::vector<Fix> fixes;
+    if (corrections)
+      for (const WordChange& k : *corrections->changes)
+        fixes.push_back(Fix{std::uint32_t(k.word / std::uint64_t(nkk)), std::uint32_t(k.word % std::uint64_t(nkk)),
+                            corrections->delta(k)});
     // Every pass covers the whole kernel, so the concatenated pass windows are one [N][rows][cols] patch.
     const int rows = std::min(t.tr * K, (t.tr - 1) * S + K), cols = std::min(t.tc * K, (t.tc - 1) * S + K);
     std::int16_t* col = im2col_.data();
@@ -161,6 +213,8 @@ void PeArray::compute(const LayerPlan& plan, const TilePlan& t, const W* w, cons
           }
         for (int m = 0; m < t.tm; ++m)
           acc[(std::size_t(m) * t.tr + r) * t.tc + c] += dot(w + std::size_t(m) * nkk, col, nkk, int32_ok);
+        // The weight block was read once for the whole tile: a faulty weight is wrong for every output of it.
+        for (const Fix& f : fixes) acc[(std::size_t(f.m) * t.tr + r) * t.tc + c] += f.delta * col[f.operand];
       }
     return;
   }
@@ -172,10 +226,19 @@ void PeArray::compute_tile(const LayerPlan& plan, int tile, int slot, int wslot)
   init_accumulators(plan, t, slot);
   std::int64_t* acc = accumulators_[std::size_t(slot)].data();
   const std::int16_t* x = neurons_[std::size_t(slot)].data();
-  if (wide_[std::size_t(wslot)])
-    compute(plan, t, transformed_[std::size_t(wslot)].data(), x, acc);
-  else
-    compute(plan, t, weights_[std::size_t(wslot)].data(), x, acc);
+  const std::size_t w = std::size_t(wslot);
+  if (sparse_[w]) {
+    if (!supports_sparse(plan)) throw std::logic_error("PeArray: sparse weights on a layer computed pass by pass");
+    const Corrections corrections{&changes_[w], stored_[w], sparse_k_[w]};
+    if (wide_[w])
+      compute(plan, t, stored_transformed_[w], x, acc, &corrections);
+    else
+      compute(plan, t, stored_[w], x, acc, &corrections);
+  } else if (wide_[w]) {
+    compute(plan, t, transformed_[w].data(), x, acc);
+  } else {
+    compute(plan, t, weights_[w].data(), x, acc);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------------------

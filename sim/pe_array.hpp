@@ -23,10 +23,13 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <set>
 #include <systemc>
 #include <vector>
 
+#include "models/drum.hpp"
+#include "models/fault_channel.hpp"
 #include "models/quantized_network.hpp"
 #include "sim/program.hpp"
 
@@ -54,6 +57,18 @@ class PeArray : public sc_core::sc_module {
   // After the read: DRUM-transform the `count` codes of `wslot` if the multiplier changes them (into int16:
   // a faulty -128 transforms to 9 bits); exact products use the int8 codes as they are.
   void prepare_weights(int wslot, std::size_t count, const Multiplier& multiplier);
+  // ---- sparse weight faults (fast mode; dense layers and whole-kernel passes, see supports_sparse) ----
+  // Instead of a copy of the block with its faults, weight slot `wslot` uses the `count` stored (clean) codes
+  // at `stored` plus the words that read back different, filled by the weight buffer's sparse read into
+  // weight_changes(wslot). The tile then computes clean products (DRUM-transformed once per stored block and
+  // cached until stored_weights_changed()) and adds, per changed word, (T(w') - T(w)) * x for every input x
+  // that weight multiplies: exactly the sums of the copying path, at a cost that follows the faults.
+  static bool supports_sparse(const LayerPlan& plan);
+  std::vector<WordChange>& weight_changes(int wslot) { return changes_[std::size_t(wslot)]; }
+  void use_stored_weights(int wslot, const std::int8_t* stored, std::size_t count, const Multiplier& multiplier);
+  // The weight buffer was written: cached transforms of stored blocks are stale.
+  void stored_weights_changed() { clean_transformed_.clear(); }
+
   // DRUM-transform `count` staged neuron operands of `slot` in place.
   void transform_neurons(int slot, std::size_t count, const Multiplier& multiplier);
   // Accumulators of a tile: (m, r, c) of the tile at index (m * tr + r) * tc + c.
@@ -74,9 +89,20 @@ class PeArray : public sc_core::sc_module {
 
  private:
   void init_accumulators(const LayerPlan& plan, const TilePlan& tile, int slot);
+  // Sparse slots: the words of the block that read back different, their stored codes and the DRUM k (>= 8:
+  // exact products).
+  struct Corrections {
+    const std::vector<WordChange>* changes = nullptr;
+    const std::int8_t* stored = nullptr;
+    int k = 8;
+    std::int64_t delta(const WordChange& c) const {
+      return k < 8 ? std::int64_t(drum_transform_signed(c.value, k)) - drum_transform_signed(stored[c.word], k)
+                   : std::int64_t(c.value) - stored[c.word];
+    }
+  };
   template <class W>
   void compute(const LayerPlan& plan, const TilePlan& tile, const W* weights, const std::int16_t* neurons,
-               std::int64_t* acc);
+               std::int64_t* acc, const Corrections* corrections = nullptr);
   template <class W>
   void accumulate_passwise(const LayerPlan& plan, const TilePlan& tile, const std::vector<Pass>& passes,
                            const W* weights, const std::int16_t* neurons, std::int64_t* acc);
@@ -91,10 +117,17 @@ class PeArray : public sc_core::sc_module {
   int rows_, cols_;
   int pipeline_latency_;  // multiplier + adder-tree stages
   int writeback_cycles_;
-  std::vector<std::vector<std::int16_t>> neurons_;       // per slot
-  std::vector<std::vector<std::int8_t>> weights_;        // per weight slot: codes as read
-  std::vector<std::vector<std::int16_t>> transformed_;   // per weight slot: DRUM-transformed codes
-  std::vector<char> wide_;                               // per weight slot: transformed_ holds the operands
+  std::vector<std::vector<std::int16_t>> neurons_;      // per slot
+  std::vector<std::vector<std::int8_t>> weights_;       // per weight slot: codes as read
+  std::vector<std::vector<std::int16_t>> transformed_;  // per weight slot: DRUM-transformed codes
+  std::vector<char> wide_;                              // per weight slot: transformed_ holds the operands
+  // sparse weight slots
+  std::vector<char> sparse_;                             // per weight slot: stored codes + corrections
+  std::vector<const std::int8_t*> stored_;               // per weight slot: the stored block
+  std::vector<const std::int16_t*> stored_transformed_;  // per weight slot: its DRUM transform (wide_)
+  std::vector<std::vector<WordChange>> changes_;         // per weight slot: as read
+  std::vector<int> sparse_k_;                            // per weight slot: DRUM k of its multiplier
+  std::map<std::pair<const std::int8_t*, int>, std::vector<std::int16_t>> clean_transformed_;
   std::vector<std::vector<std::int64_t>> accumulators_;  // per slot
   std::vector<std::int16_t> im2col_;
   std::vector<ProcessingElement> pes_;

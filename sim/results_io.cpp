@@ -44,6 +44,98 @@ std::string num(double v) {
   return buf;
 }
 
+json tally_json(const ActionTally& t) {
+  return json{{"count", t.count},
+              {"energy_j", t.joules},
+              {"energy_per_count_j", t.joules_per_count()},
+              {"mean_voltage_v", finite_or_null(t.mean_voltage())},
+              {"min_voltage_v", finite_or_null(t.min_voltage)},
+              {"max_voltage_v", finite_or_null(t.max_voltage)}};
+}
+
+// The ledger's declarations (every stat once, with its unit) and its numbers: per (row, component, action),
+// per action, and the totals over rows, components and actions (equal up to rounding: the reconciliation).
+json ledger_json(const SimulationResult& r) {
+  const EnergyBreakdown& b = r.energy_breakdown;
+  json stats = json::array();
+  for (const auto& s : ledger_stats())
+    stats.push_back({{"key", s.key}, {"unit", s.unit}, {"description", s.description}});
+  json actions = json::array();
+  for (int a = 0; a < kEnergyActions; ++a) {
+    const ActionInfo& info = describe(EnergyAction(a));
+    actions.push_back({{"action", info.name}, {"count_unit", info.count_unit}, {"description", info.description}});
+  }
+  json cells = json::array();
+  std::array<ActionTally, kEnergyActions> by_action{};
+  double sum_actions = 0;
+  for (const auto& rec : b.actions) {
+    json c = tally_json(rec.tally);
+    c["row"] = rec.row;
+    c["component"] = std::string(to_string(rec.component));
+    c["action"] = std::string(to_string(rec.action));
+    cells.push_back(c);
+    by_action[std::size_t(rec.action)] += rec.tally;
+    sum_actions += rec.tally.joules;
+  }
+  json per_action = json::object();
+  for (int a = 0; a < kEnergyActions; ++a)
+    if (by_action[std::size_t(a)].count != 0 || by_action[std::size_t(a)].joules != 0)
+      per_action[std::string(to_string(EnergyAction(a)))] = tally_json(by_action[std::size_t(a)]);
+  double sum_rows = 0, sum_components = 0;
+  for (const auto& row : r.energy_matrix)
+    for (const auto& c : row) sum_rows += c.total();
+  for (const auto& c : r.energy_by_component) sum_components += c.total();
+  return json{{"stats", stats},
+              {"actions", actions},
+              {"cells", cells},
+              {"by_action", per_action},
+              {"reconciliation",
+               {{"sum_over_rows_j", sum_rows},
+                {"sum_over_components_j", sum_components},
+                {"sum_over_actions_j", sum_actions},
+                {"total_j", r.energy_total.total()}}}};
+}
+
+json assignment_json(const EnergyBreakdown& b) {
+  json layers = json::array();
+  for (const auto& a : b.layers)
+    layers.push_back({{"layer", a.layer},
+                      {"engine", a.engine},
+                      {"multiplier", a.multiplier},
+                      {"drum_k", a.drum_k},
+                      {"multiply_bits", a.multiply_bits},
+                      {"weight_voltage_v", finite_or_null(a.weight_voltage_v)},
+                      {"logic_voltage_v", finite_or_null(a.logic_voltage_v)},
+                      {"crossbar_voltage_v", finite_or_null(a.crossbar_voltage_v)},
+                      {"weight_fault_rate", a.weight_fault_rate},
+                      {"i_max_a", finite_or_null(a.i_max_na * 1e-9)},
+                      {"parameters", a.parameters},
+                      {"eta", a.eta},
+                      {"multiply_nominal_j", a.multiply_nominal_j},
+                      {"multiply_exact_nominal_j", a.multiply_exact_nominal_j},
+                      {"multiply_j", a.multiply_j},
+                      {"crossbar_array_power_w", a.crossbar_array_power_w}});
+  return layers;
+}
+
+json drum_json(const EnergyBreakdown& b) {
+  json t = json::array();
+  for (const auto& d : b.drum_table) t.push_back({{"bits", d.bits}, {"k", d.k}, {"nominal_j", d.nominal_j}});
+  return t;
+}
+
+json eta_json(const EnergyBreakdown& b) {
+  json layers = json::object();
+  for (const auto& a : b.layers)
+    if (a.parameters > 0) layers[a.layer] = {{"p", a.weight_fault_rate}, {"eta", a.eta}, {"parameters", a.parameters}};
+  return json{{"model", "eta(p) = -ln(p)/a, eta(0) = 1, clamped to [0,1]; E(p) = zeta * sum_l eta(p_l) n_l"},
+              {"a", b.eta_a},
+              {"bits_per_parameter", b.bits_per_parameter},
+              {"memory_energy_bit_reads", b.memory_energy_bits},
+              {"memory_energy_normalized", b.memory_energy_normalized},
+              {"layers", layers}};
+}
+
 }  // namespace
 
 json to_json(const SimulationResult& r, const RunDescription& run) {
@@ -136,7 +228,11 @@ json to_json(const SimulationResult& r, const RunDescription& run) {
   j["energy"] = {{"total", split_json(r.energy_total)},
                  {"per_inference_j", r.energy_per_inference_j},
                  {"by_component", components_json(r.energy_by_component)},
-                 {"by_row", by_row}};
+                 {"by_row", by_row},
+                 {"ledger", ledger_json(r)},
+                 {"eta_model", eta_json(r.energy_breakdown)},
+                 {"drum_multiply", drum_json(r.energy_breakdown)}};
+  j["assignment"] = assignment_json(r.energy_breakdown);
   json events = json::array();
   for (const auto& e : r.voltage_events)
     events.push_back({{"trial", e.trial},
@@ -191,6 +287,58 @@ std::string energy_csv(const SimulationResult& r) {
   return o.str();
 }
 
+std::string energy_actions_csv(const SimulationResult& r) {
+  std::ostringstream o;
+  o << "row,component,action,count,count_unit,energy_j,energy_per_count_j,mean_voltage_v\n";
+  for (const auto& rec : r.energy_breakdown.actions) {
+    const double v = rec.tally.mean_voltage();
+    o << field(rec.row) << ',' << to_string(rec.component) << ',' << to_string(rec.action) << ','
+      << num(rec.tally.count) << ',' << describe(rec.action).count_unit << ',' << num(rec.tally.joules) << ','
+      << num(rec.tally.joules_per_count()) << ',' << (std::isfinite(v) ? num(v) : std::string()) << '\n';
+  }
+  return o.str();
+}
+
+std::string energy_layers_csv(const SimulationResult& r) {
+  std::ostringstream o;
+  o << "row,dynamic_j,leakage_j,total_j,per_inference_j\n";
+  const double n = r.inferences_total ? double(r.inferences_total) : 1.0;
+  for (std::size_t k = 0; k < r.energy_rows.size(); ++k) {
+    EnergySplit t;
+    for (const auto& c : r.energy_matrix[k]) t += c;
+    o << field(r.energy_rows[k]) << ',' << num(t.dynamic_j) << ',' << num(t.leakage_j) << ',' << num(t.total()) << ','
+      << num(t.total() / n) << '\n';
+  }
+  return o.str();
+}
+
+std::string energy_components_csv(const SimulationResult& r) {
+  std::ostringstream o;
+  o << "component,dynamic_j,leakage_j,total_j,per_inference_j\n";
+  const double n = r.inferences_total ? double(r.inferences_total) : 1.0;
+  for (int c = 0; c < kEnergyComponents; ++c) {
+    const EnergySplit& e = r.energy_by_component[std::size_t(c)];
+    o << to_string(EnergyComponent(c)) << ',' << num(e.dynamic_j) << ',' << num(e.leakage_j) << ',' << num(e.total())
+      << ',' << num(e.total() / n) << '\n';
+  }
+  return o.str();
+}
+
+std::string assignment_csv(const SimulationResult& r) {
+  std::ostringstream o;
+  o << "layer,engine,multiplier,drum_k,multiply_bits,weight_voltage_v,logic_voltage_v,crossbar_voltage_v,"
+       "weight_fault_rate,i_max_a,parameters,eta,multiply_nominal_j,multiply_exact_nominal_j,multiply_j,"
+       "crossbar_array_power_w\n";
+  auto opt = [](double v) { return std::isfinite(v) ? num(v) : std::string(); };
+  for (const auto& a : r.energy_breakdown.layers)
+    o << field(a.layer) << ',' << a.engine << ',' << a.multiplier << ',' << a.drum_k << ',' << a.multiply_bits << ','
+      << opt(a.weight_voltage_v) << ',' << opt(a.logic_voltage_v) << ',' << opt(a.crossbar_voltage_v) << ','
+      << num(a.weight_fault_rate) << ',' << opt(a.i_max_na * 1e-9) << ',' << num(a.parameters) << ',' << num(a.eta)
+      << ',' << num(a.multiply_nominal_j) << ',' << num(a.multiply_exact_nominal_j) << ',' << num(a.multiply_j) << ','
+      << num(a.crossbar_array_power_w) << '\n';
+  return o.str();
+}
+
 std::string trials_csv(const SimulationResult& r) {
   std::ostringstream o;
   o << "trial,inferences,correct,accuracy\n";
@@ -232,6 +380,10 @@ void write_run_directory(const std::string& dir, const SimulationResult& r, cons
   put("layers.csv", layers_csv(r));
   put("banks.csv", banks_csv(r));
   put("energy.csv", energy_csv(r));
+  put("energy_actions.csv", energy_actions_csv(r));
+  put("energy_layers.csv", energy_layers_csv(r));
+  put("energy_components.csv", energy_components_csv(r));
+  put("assignment.csv", assignment_csv(r));
   put("trials.csv", trials_csv(r));
   put("voltage_events.csv", voltage_events_csv(r));
   // Last: a results.json present means the run directory is complete.

@@ -23,13 +23,18 @@ nlohmann::json to_json(const SimulationResult& result, const RunDescription& run
 std::string layers_csv(const SimulationResult& result);
 std::string banks_csv(const SimulationResult& result);
 std::string energy_csv(const SimulationResult& result);  // ledger: row x component, dynamic and leakage
+std::string energy_actions_csv(const SimulationResult& result);     // ledger: row x component x action
+std::string energy_layers_csv(const SimulationResult& result);      // per row (layers + io)
+std::string energy_components_csv(const SimulationResult& result);  // per component
+std::string assignment_csv(const SimulationResult& result);  // per layer: p, voltages, DRUM k, I_max, eta
 std::string trials_csv(const SimulationResult& result);
 std::string voltage_events_csv(const SimulationResult& result);
 // config.yaml: {run: ..., hardware: <resolved>, schedule: <resolved>}.
 std::string resolved_config_yaml(const SimulationResult& result, const RunDescription& run);
 
 // Creates `dir` and writes results.json, config.yaml, hardware.yaml, schedule.yaml, layers.csv, banks.csv,
-// energy.csv, trials.csv and voltage_events.csv. Throws OutputError.
+// energy.csv, energy_actions.csv, energy_layers.csv, energy_components.csv, assignment.csv, trials.csv and
+// voltage_events.csv. Throws OutputError.
 void write_run_directory(const std::string& dir, const SimulationResult& result, const RunDescription& run = {});
 
 }  // namespace axsim::sim

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <memory>
 
 #include "core/error.hpp"
@@ -155,7 +156,9 @@ SimulationResult simulate(const QuantizedNetwork& network, const HardwareConfig&
   }
   auto top = std::make_unique<Accelerator>("axsim", program, network, hw, schedule, inputs, options, record);
   const auto wall_start = std::chrono::steady_clock::now();
+  const std::clock_t cpu_start = std::clock();
   sc_core::sc_start();
+  const double cpu = double(std::clock() - cpu_start) / CLOCKS_PER_SEC;
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
   if (record.error) {
     top.reset();
@@ -217,9 +220,12 @@ SimulationResult simulate(const QuantizedNetwork& network, const HardwareConfig&
   for (int c = 0; c < kEnergyComponents; ++c)
     r.energy_by_component[std::size_t(c)] = ledger.component_total(EnergyComponent(c));
   r.energy_total = ledger.total();
+  r.energy_breakdown = summarize_energy(ledger, network, hw, program);
   r.energy_per_inference_j = r.inferences_total ? r.energy_total.total() / double(r.inferences_total) : 0;
   r.wall_seconds = wall;
   r.inferences_per_second = wall > 0 ? double(r.inferences_total) / wall : 0;
+  r.cpu_seconds = cpu;
+  r.inferences_per_cpu_second = cpu > 0 ? double(r.inferences_total) / cpu : 0;
   r.hardware_yaml = to_yaml(hw);
   r.schedule_yaml = to_yaml(schedule);
   r.voltage_events = top->regulator.events();

@@ -38,6 +38,10 @@ struct SimOptions {
   bool record_outputs = false;        // logits and predictions of trial 0
   bool record_per_inference = false;  // per-inference fault counts of both buffers (every trial)
   std::size_t max_voltage_events = 10000;
+  // Fast mode: layers whose tiles compute whole dot products (dense, whole-kernel passes) read their weight
+  // blocks sparsely (the PE array computes on the stored codes and corrects the words that read back
+  // different: cost follows the faults). Same draws and bit-identical results; false forces copying reads.
+  bool sparse_weight_reads = true;
   // Called from the simulation now and then: (inferences done, inferences planned or 0 if unknown).
   std::function<void(std::uint64_t done, std::uint64_t planned)> progress;
 };
@@ -99,9 +103,14 @@ struct SimulationResult {
   std::array<EnergySplit, kEnergyComponents> energy_by_component{};
   EnergySplit energy_total;
   double energy_per_inference_j = 0;
+  EnergyBreakdown energy_breakdown;  // per action, per-layer assignment, DRUM table, eta(p) (energy_ledger.hpp)
 
+  // Simulator throughput (the line `axsim sim` prints): inferences simulated per second of wall time and of
+  // this process's CPU time (the CPU figure is the one to compare on a shared machine).
   double wall_seconds = 0;
-  double inferences_per_second = 0;          // of wall time
+  double inferences_per_second = 0;  // of wall time
+  double cpu_seconds = 0;
+  double inferences_per_cpu_second = 0;
   std::string hardware_yaml, schedule_yaml;  // resolved
   std::vector<VoltageEvent> voltage_events;
   std::uint64_t voltage_changes = 0;

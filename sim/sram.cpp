@@ -131,17 +131,43 @@ std::uint64_t count_in(const std::vector<std::uint64_t>& sorted, std::uint64_t f
 
 template <class Word>
 void SramBuffer<Word>::read_segment(int bank, Word* data, std::uint64_t count, std::uint64_t offset_in_bank,
-                                    WordLayout layout) {
+                                    WordLayout layout, std::vector<WordChange>* changes, std::uint64_t index_base) {
   BankStats& b = banks_[std::size_t(bank)];
-  std::span<Word> words(data, count);
+  const Word* stored = storage_.data() + std::size_t(bank) * config_.bank_words() + offset_in_bank;
   if (!channel_ || (config_.fault->persistence == Persistence::per_read && rate_ == 0.0)) {
     // Nothing can fault: count the read (the sampler would draw nothing).
     b.faults.words_read += count;
     b.faults.bits_read += count * std::uint64_t(std::max(0, layout.stored_bits()));
-  } else if (config_.fault->persistence == Persistence::per_read) {
+    return;
+  }
+  if (!data && config_.fault->persistence == Persistence::per_read) {
+    const std::size_t first_new = changes->size();
+    b.faults += channel_->sample_changes(std::span<const Word>(stored, count), layout, rate_,
+                                         streams_[std::size_t(bank)], *changes);
+    for (std::size_t i = first_new; i < changes->size(); ++i) (*changes)[i].word += index_base;
+    return;
+  }
+  if (!data) {
+    if (const ChipImage* image = chip_image(bank, layout)) {
+      // The changed words of the image in this range, then the counts as a copying read.
+      const auto lo = std::lower_bound(image->changed_words.begin(), image->changed_words.end(), offset_in_bank);
+      const auto hi = std::lower_bound(lo, image->changed_words.end(), offset_in_bank + count);
+      for (auto it = lo; it != hi; ++it)
+        changes->push_back(WordChange{*it - offset_in_bank + index_base, std::int32_t(image->words[*it])});
+    } else {
+      // First read of the bank's contents: apply the map to a copy and report the differences.
+      scratch_.assign(stored, stored + count);
+      read_segment(bank, scratch_.data(), count, offset_in_bank, layout, nullptr, 0);
+      for (std::uint64_t i = 0; i < count; ++i)
+        if (scratch_[i] != stored[i]) changes->push_back(WordChange{i + index_base, std::int32_t(scratch_[i])});
+      return;
+    }
+  }
+  std::span<Word> words(data, count);
+  if (config_.fault->persistence == Persistence::per_read) {
     b.faults += channel_->apply(words, layout, rate_, streams_[std::size_t(bank)]);
   } else if (const ChipImage* image = chip_image(bank, layout)) {
-    std::memcpy(data, image->words.data() + offset_in_bank, count * sizeof(Word));
+    if (data) std::memcpy(data, image->words.data() + offset_in_bank, count * sizeof(Word));
     FaultStats st;
     st.words_read = count;
     st.bits_read = count * std::uint64_t(std::max(0, layout.stored_bits()));
@@ -170,10 +196,12 @@ void SramBuffer<Word>::b_transport(tlm::tlm_generic_payload& payload, sc_core::s
   }
   Word* data = reinterpret_cast<Word*>(payload.get_data_ptr());
   const bool is_read = payload.get_command() == tlm::TLM_READ_COMMAND;
-  if (is_read)
-    std::memcpy(data, storage_.data() + first, count * sizeof(Word));
-  else
+  std::vector<WordChange>* changes = is_read ? ext->changes : nullptr;
+  if (changes) data = nullptr;  // sparse read: nothing is copied
+  if (!is_read)
     std::memcpy(storage_.data() + first, data, count * sizeof(Word));
+  else if (data)
+    std::memcpy(data, storage_.data() + first, count * sizeof(Word));
   // Split at bank boundaries: counts, faults and energy per bank.
   const std::uint64_t bank_words = config_.bank_words();
   double energy = 0;
@@ -185,7 +213,7 @@ void SramBuffer<Word>::b_transport(tlm::tlm_generic_payload& payload, sc_core::s
     BankStats& b = banks_[std::size_t(bank)];
     if (is_read) {
       b.reads += n;
-      read_segment(bank, data + done, n, offset, ext->layout);
+      read_segment(bank, data ? data + done : nullptr, n, offset, ext->layout, changes, done);
       b.dynamic_j += double(n) * read_j_;
       energy += double(n) * read_j_;
     } else {
@@ -197,7 +225,8 @@ void SramBuffer<Word>::b_transport(tlm::tlm_generic_payload& payload, sc_core::s
     }
     done += n;
   }
-  ledger_.add_dynamic(ext->ledger_row, component_, energy);
+  ledger_.charge(ext->ledger_row, component_, is_read ? EnergyAction::sram_read : EnergyAction::sram_write,
+                 double(count), energy, volts_);
   payload.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 

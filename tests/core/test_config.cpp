@@ -58,3 +58,27 @@ TEST(Config, OverridesCreateAndReplaceValues) {
   EXPECT_THROW(apply_override(root, "novalue"), InputError);
   EXPECT_THROW(apply_override(root, "a.b.x=1"), InputError);
 }
+
+TEST(Config, IntegersAreDecimalOrHexNeverOctal) {
+  auto c = ConfigNode::parse("a: 010\nb: 0x10\nc: -9223372036854775808\nd: 9223372036854775808\ne: 12abc\nf: -0x1\n",
+                             "i.yaml");
+  EXPECT_EQ(c.integer("a"), 10);  // base-0 parsing read this as octal 8
+  EXPECT_EQ(c.integer("b"), 16);
+  EXPECT_EQ(c.integer("c"), INT64_MIN);
+  EXPECT_EQ(c.integer("f"), -1);
+  std::string msg = error_of([&] { c.integer("d"); });
+  EXPECT_NE(msg.find("i.yaml:line 4, key d"), std::string::npos) << msg;
+  msg = error_of([&] { c.integer("e"); });
+  EXPECT_NE(msg.find("expected an integer, found '12abc'"), std::string::npos) << msg;
+}
+
+// Found while writing tests/fuzz: a list or mapping used as a key escaped as yaml-cpp's own
+// exception (an "internal error", exit 1) instead of an InputError naming the file and line.
+TEST(Config, ComplexKeysAreAnInputError) {
+  const auto c = ConfigNode::parse("ok: 1\n? [a, b]\n: 2\n", "k.yaml");
+  std::string msg = error_of([&] { c.expect_keys({"ok"}); });
+  EXPECT_NE(msg.find("k.yaml:line 2"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("a list used as a key"), std::string::npos) << msg;
+  msg = error_of([&] { ConfigNode::parse("{x: 1}: 2\n", "m.yaml").entries(); });
+  EXPECT_NE(msg.find("a mapping used as a key"), std::string::npos) << msg;
+}

@@ -39,3 +39,10 @@ TEST(Units, FormatsEngineeringNotation) {
   EXPECT_EQ(format_quantity(1.5e-12, Dim::joule), "1.5 pJ");
   EXPECT_EQ(parse_quantity(format_quantity(3.25e-9, Dim::ampere), Dim::ampere), 3.25e-9);
 }
+
+TEST(Units, AQuantityThatOverflowsAfterItsPrefixIsRefused) {
+  // 1e300 fits a double, 1e300 T does not: the product must not come back as infinity.
+  EXPECT_THROW(parse_quantity("1e300TV", Dim::volt), UnitError);
+  EXPECT_THROW(parse_quantity("1e308TiB", Dim::byte), UnitError);
+  EXPECT_DOUBLE_EQ(parse_quantity("1e3TV", Dim::volt), 1e15);
+}

@@ -1,12 +1,12 @@
 // `axsim eval`: functional (no SystemC) evaluation of a deploy artifact: float or quantized (exact or
 // DRUM-k), with memory faults on stored weights and/or activations, Monte Carlo until the 95 % CI of
 // the mean accuracy is narrow enough. JSON on stdout (or -o FILE, written atomically).
+#include <fmt/format.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <iostream>
-
-#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.hpp"
@@ -24,11 +24,15 @@ namespace axsim::cli {
 namespace {
 
 nlohmann::json mc_json(const quant::McResult& r) {
-  return {{"accuracy_mean", r.mean},       {"accuracy_std", r.std},
+  return {{"accuracy_mean", r.mean},
+          {"accuracy_std", r.std},
           {"ci95_half_width", std::isfinite(r.half_width) ? nlohmann::json(r.half_width) : nlohmann::json(nullptr)},
-          {"confidence", r.confidence},    {"trials", r.trials},
-          {"per_trial_accuracy", r.accuracies}, {"deterministic", r.deterministic},
-          {"converged", r.converged},      {"stop_reason", r.stop_reason}};
+          {"confidence", r.confidence},
+          {"trials", r.trials},
+          {"per_trial_accuracy", r.accuracies},
+          {"deterministic", r.deterministic},
+          {"converged", r.converged},
+          {"stop_reason", r.stop_reason}};
 }
 
 int cmd_eval(const std::vector<std::string>& args) {
@@ -41,18 +45,21 @@ int cmd_eval(const std::vector<std::string>& args) {
   o.add_options()("model", po::value(&model), "deploy artifact (.safetensors) written by axsim train")(
       "data", po::value(&data_spec), "dataset spec, e.g. mnist:data/mnist:test")(
       "float", po::bool_switch(&float_mode), "evaluate in float (faults: flip on BinaryConnect signs, erasure)")(
-      "weight-bits", po::value(&weight_bits), "quantized weight width (8)")(
-      "act-bits", po::value(&act_bits), "quantized activation width (8)")(
+      "weight-bits", po::value(&weight_bits), "quantized weight width (8)")("act-bits", po::value(&act_bits),
+                                                                            "quantized activation width (8)")(
       "multiplier", po::value(&multiplier), "exact | drum<k> on every product (e.g. drum4)")(
-      "channel", po::value(&channel), "fault channel on stored weights: flip | bit_mask | word_mask | erasure | stuck_at")(
+      "channel", po::value(&channel),
+      "fault channel on stored weights: flip | bit_mask | word_mask | erasure | stuck_at")(
       "p", po::value(&p), "fault rate on stored weights (per bit; per word for erasure)")(
       "act-channel", po::value(&act_channel), "fault channel on stored activations (default: --channel)")(
       "p-act", po::value(&p_act), "fault rate on stored activations")(
       "draw", po::value(&draw), "per_trial (one chip per pass over the data) | per_inference (fresh faults per input)")(
       "trials", po::value(&trials), "exactly this many Monte Carlo trials")(
       "ci", po::value(&ci), "run trials until the 95% CI half-width of the accuracy is <= H (e.g. 0.002)")(
-      "max-trials", po::value(&max_trials), "with --ci: at most this many trials (100)")(
-      "seed", po::value(&seed), "random seed (1)")("calibration", po::value(&calib), "samples used to calibrate activations (256)")(
+      "max-trials", po::value(&max_trials), "with --ci: at most this many trials (100)")("seed", po::value(&seed),
+                                                                                         "random seed (1)")(
+      "calibration", po::value(&calib),
+      "samples used to calibrate activations when the artifact stores no quantized network (256)")(
       "threads", po::value(&threads), "OpenMP threads (0: all)")("output,o", po::value(&out), "write the JSON here")(
       "quiet,q", po::bool_switch(&quiet), "no progress output");
   po::variables_map vm;
@@ -60,7 +67,8 @@ int cmd_eval(const std::vector<std::string>& args) {
                     args, vm))
     return kOk;
   if (model.empty() || data_spec.empty()) throw_input_error("<command line>", "axsim eval", "--model and --data");
-  if (trials < 0 || max_trials < 1 || ci < 0) throw_input_error("<command line>", "--trials/--ci", "non-negative values");
+  if (trials < 0 || max_trials < 1 || ci < 0)
+    throw_input_error("<command line>", "--trials/--ci", "non-negative values");
   const Dataset data = load_dataset(data_spec);
   if (threads > 0) omp_set_num_threads(threads);
   quant::McOptions mc;
@@ -89,8 +97,17 @@ int cmd_eval(const std::vector<std::string>& args) {
     qo.weight_bits = weight_bits;
     qo.activation_bits = act_bits;
     qo.multiplier = parse_multiplier(multiplier, weight_bits > 1 ? weight_bits : 8, "<command line>", "--multiplier");
-    QuantizedNetwork net = artifact::load_deployed_network(model, data, qo, calib);
-    quant::QuantizedExecutor ex(std::move(net));
+    // The artifact's stored integers (calibrated on training data at save time) when it has them for
+    // these options; otherwise quantized here, calibrated on the evaluated data, with a notice.
+    artifact::DeployedNetwork deployed = artifact::load_deployed(model, data, qo, calib);
+    if (!deployed.notice.empty()) std::cerr << deployed.notice << "\n";
+    j["quantization"] =
+        deployed.stored
+            ? nlohmann::json("stored in the artifact")
+            : nlohmann::json("calibrated at load on the first " +
+                             std::to_string(std::min<std::size_t>(data.size, std::size_t(std::max(1, calib)))) +
+                             " samples of the evaluated data");
+    quant::QuantizedExecutor ex(std::move(deployed.network));
     quant::FaultInjection f;
     f.seed = seed;
     f.weight_channel = channel;
@@ -109,8 +126,10 @@ int cmd_eval(const std::vector<std::string>& args) {
   j["faults"] = {{"channel", channel}, {"p", p}, {"p_act", p_act}, {"draw", draw}};
   j["result"] = mc_json(r);
   const std::string text = j.dump(2) + "\n";
-  if (out.empty()) std::cout << text;
-  else write_file_atomic(out, text);
+  if (out.empty())
+    std::cout << text;
+  else
+    write_file_atomic(out, text);
   return kOk;
 }
 

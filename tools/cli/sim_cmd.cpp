@@ -14,6 +14,7 @@
 #include "sim/simulate.hpp"
 #include "tools/cli/command.hpp"
 #include "tools/cli/progress.hpp"
+#include "tools/sweep/jobs.hpp"
 #include "workloads/artifact/deploy.hpp"
 #include "workloads/data/load.hpp"
 #include "workloads/quant/quantize.hpp"
@@ -74,33 +75,18 @@ int cmd_sim(const std::vector<std::string>& args) {
                       std::to_string(ci));
 
   // Everything is loaded and checked before the simulation starts.
-  const sim::HardwareConfig hw = sim::load_hardware_config(hw_path, overrides);
-  const sim::VoltageSchedule schedule =
-      schedule_path.empty() ? sim::nominal_schedule() : sim::load_voltage_schedule(schedule_path);
-  const Dataset data = load_dataset(data_spec);
-  const QuantizedNetwork net = load_network(model, data);
-
-  sim::SimOptions options;
-  options.seed = seed;
-  options.trials = trials;
-  options.ci_half_width = vm.count("ci") ? ci : 0.0;
-  options.max_trials = max_trials;
-  options.inferences = inferences;
-  const std::uint64_t per_trial = inferences ? std::min<std::uint64_t>(inferences, data.size) : data.size;
-  std::unique_ptr<Progress> bar;
-  if (!quiet) {
-    std::cerr << fmt::format("axsim sim: {} on {} ({}, {} timing), {} inputs per chip\n", net.name, hw.name,
-                             schedule.name, hw.timing == sim::TimingMode::cycle ? "cycle" : "fast", per_trial);
-    const std::uint64_t planned = per_trial * std::uint64_t(options.ci_half_width > 0 ? max_trials : trials);
-    // Created on the first report, i.e. once the simulation runs (input errors print no bar).
-    options.progress = [&bar, planned](std::uint64_t done, std::uint64_t) {
-      if (!bar) bar = std::make_unique<Progress>("sim", planned, "inf");
-      bar->update(done);
-    };
-  }
-  const sim::SimulationResult r = sim::simulate(net, hw, schedule, data, options);
-  if (bar) bar->finish(fmt::format("{} chip(s)", r.trials));
-  sim::write_run_directory(out, r, sim::RunDescription{model, data_spec, join_args(args)});
+  jobs::SimJob job;
+  job.model = model;
+  job.data_spec = data_spec;
+  job.hw = sim::load_hardware_config(hw_path, overrides);
+  if (!schedule_path.empty()) job.schedule = sim::load_voltage_schedule(schedule_path);
+  job.options.seed = seed;
+  job.options.trials = trials;
+  job.options.ci_half_width = vm.count("ci") ? ci : 0.0;
+  job.options.max_trials = max_trials;
+  job.options.inferences = inferences;
+  job.command_line = join_args(args);
+  const sim::SimulationResult r = jobs::run_sim(job, out, quiet);
 
   const auto& a = r.accuracy;
   std::cout << fmt::format("accuracy    {:.2f}%", 100 * a.mean);
@@ -117,12 +103,69 @@ int cmd_sim(const std::vector<std::string>& args) {
                            format_quantity(r.energy_per_inference_j, Dim::joule),
                            format_quantity(r.energy_total.dynamic_j, Dim::joule),
                            format_quantity(r.energy_total.leakage_j, Dim::joule));
-  std::cout << fmt::format("throughput  {:.0f} inferences/s (wall)\n", r.inferences_per_second);
+  std::cout << fmt::format("throughput  {:.0f} inferences/s wall, {:.0f} inferences/s per CPU second\n",
+                           r.inferences_per_second, r.inferences_per_cpu_second);
   std::cout << out << "\n";
   return kOk;
 }
 
 }  // namespace
+
+}  // namespace axsim::cli
+
+namespace axsim::jobs {
+
+sim::SimulationResult run_sim(const SimJob& job, const std::string& out_dir, bool quiet) {
+  const Dataset data = load_dataset(job.data_spec);
+  const QuantizedNetwork net = cli::load_network(job.model, data);
+  sim::SimOptions options = job.options;
+  const std::uint64_t per_trial =
+      options.inferences ? std::min<std::uint64_t>(options.inferences, data.size) : data.size;
+  std::unique_ptr<cli::Progress> bar;
+  if (!quiet) {
+    std::cerr << fmt::format("axsim sim: {} on {} ({}, {} timing), {} inputs per chip\n", net.name, job.hw.name,
+                             job.schedule.name, job.hw.timing == sim::TimingMode::cycle ? "cycle" : "fast", per_trial);
+    const std::uint64_t planned =
+        per_trial * std::uint64_t(options.ci_half_width > 0 ? options.max_trials : options.trials);
+    // Created on the first report, i.e. once the simulation runs (input errors print no bar).
+    options.progress = [&bar, planned](std::uint64_t done, std::uint64_t) {
+      if (!bar) bar = std::make_unique<cli::Progress>("sim", planned, "inf");
+      bar->update(done);
+    };
+  }
+  const sim::SimulationResult r = sim::simulate(net, job.hw, job.schedule, data, options);
+  if (bar) bar->finish(fmt::format("{} chip(s)", r.trials));
+  sim::write_run_directory(out_dir, r, sim::RunDescription{job.model, job.data_spec, job.command_line});
+  return r;
+}
+
+nlohmann::json sim_summary(const sim::SimulationResult& r) {
+  nlohmann::json j;
+  j["network"] = r.network;
+  j["hardware"] = r.hardware;
+  j["schedule"] = r.schedule;
+  j["seed"] = r.seed;
+  j["trials"] = r.trials;
+  j["inferences_per_trial"] = r.inferences_per_trial;
+  j["accuracy"] = r.accuracy.mean;
+  j["accuracy_std"] = r.accuracy.std;
+  // +infinity (one random trial) has no JSON spelling: null.
+  j["accuracy_ci95_half_width"] =
+      std::isfinite(r.accuracy.half_width) ? nlohmann::json(r.accuracy.half_width) : nlohmann::json();
+  j["accuracy_per_trial"] = r.accuracy.accuracies;
+  j["deterministic"] = r.accuracy.deterministic;
+  j["energy_per_inference_j"] = r.energy_per_inference_j;
+  j["energy_dynamic_j"] = r.energy_total.dynamic_j;
+  j["energy_leakage_j"] = r.energy_total.leakage_j;
+  j["cycles_per_inference"] = r.cycles_per_inference;
+  j["latency_s"] = r.inferences_total ? r.simulated_seconds / double(r.inferences_total) : 0.0;
+  j["voltage_changes"] = r.voltage_changes;
+  return j;
+}
+
+}  // namespace axsim::jobs
+
+namespace axsim::cli {
 
 std::vector<Command> sim_commands() {
   return {{"sim", "simulate a deployed network on the SystemC accelerator under a voltage schedule", cmd_sim}};

@@ -1,5 +1,9 @@
 #include "workloads/artifact/deploy.hpp"
 
+#include <algorithm>
+#include <iostream>
+#include <optional>
+
 #include "core/error.hpp"
 #include "workloads/artifact/safetensors.hpp"
 
@@ -18,6 +22,200 @@ nlohmann::json parse_meta_json(const SafetensorsFile& f, const std::string& key)
   }
 }
 
+constexpr const char* kQuantizedKey = "axsim.quantized";
+const std::string kQuantizedPrefix = "quantized.";
+
+nlohmann::json format_json(const FixedPointFormat& f) {
+  nlohmann::json j{{"bits", f.bits}, {"frac_bits", f.frac_bits}, {"signed", f.is_signed}, {"symmetric", f.symmetric}};
+  if (!f.has_power_of_two_step()) j["step"] = f.explicit_step;
+  return j;
+}
+
+nlohmann::json options_json(const quant::QuantizeOptions& o) {
+  return {{"weight_bits", o.weight_bits},
+          {"activation_bits", o.activation_bits},
+          {"input_format", format_json(o.input_format)},
+          {"activation_quantile", o.activation_quantile}};
+}
+
+std::vector<std::int64_t> weight_shape(const QLayer& l) {
+  if (l.kind == QOpKind::conv2d) return {l.out_c, l.in_c, l.kernel, l.kernel};
+  return {l.out_c, std::int64_t(l.input_size())};
+}
+
+void add_quantized_network(SafetensorsWriter& w, const QuantizedNetwork& net, const quant::QuantizeOptions& options,
+                           const nlohmann::json& calibration) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const QLayer& l : net.layers) {
+    nlohmann::json j{{"name", l.name},
+                     {"kind", std::string(to_string(l.kind))},
+                     {"in", {l.in_c, l.in_h, l.in_w}},
+                     {"out", {l.out_c, l.out_h, l.out_w}},
+                     {"kernel", l.kernel},
+                     {"stride", l.stride},
+                     {"padding", l.padding}};
+    if (l.has_weights()) {
+      j["weight_format"] = format_json(l.weight_format);
+      j["input_format"] = format_json(l.input_format);
+      j["output_format"] = format_json(l.output_format);
+      j["relu"] = l.relu;
+      j["is_output"] = l.is_output;
+      j["binary_weights"] = l.binary_weights;
+      j["bias"] = !l.bias.empty();
+      w.add(kQuantizedPrefix + l.name + ".weight", weight_shape(l), std::span<const std::int8_t>(l.weights));
+      if (!l.bias.empty()) w.add(kQuantizedPrefix + l.name + ".bias", {l.out_c}, std::span<const std::int32_t>(l.bias));
+    }
+    layers.push_back(j);
+  }
+  const nlohmann::json meta{{"version", 1},
+                            {"name", net.name},
+                            {"classes", net.classes},
+                            {"input_format", format_json(net.input_format)},
+                            {"options", options_json(options)},
+                            {"calibration", calibration},
+                            {"layers", layers}};
+  w.set_metadata(kQuantizedKey, meta.dump());
+}
+
+// Strict reader of the axsim.quantized JSON: every access names the key path on failure.
+struct JsonReader {
+  const std::string& path;
+  [[noreturn]] void fail(const std::string& where, const std::string& expected, const std::string& found) const {
+    throw_input_error(path, std::string("metadata ") + kQuantizedKey + where, expected, found);
+  }
+  const nlohmann::json& member(const nlohmann::json& j, const std::string& where, const std::string& key) const {
+    if (!j.is_object()) fail(where, "an object", j.type_name());
+    const auto it = j.find(key);
+    if (it == j.end()) fail(where + "." + key, "the key '" + key + "'", "nothing");
+    return *it;
+  }
+  int integer(const nlohmann::json& j, const std::string& where, const std::string& key) const {
+    const nlohmann::json& v = member(j, where, key);
+    if (!v.is_number_integer() || v.get<std::int64_t>() < INT32_MIN || v.get<std::int64_t>() > INT32_MAX)
+      fail(where + "." + key, "an integer", v.dump());
+    return v.get<int>();
+  }
+  bool boolean(const nlohmann::json& j, const std::string& where, const std::string& key) const {
+    const nlohmann::json& v = member(j, where, key);
+    if (!v.is_boolean()) fail(where + "." + key, "true or false", v.dump());
+    return v.get<bool>();
+  }
+  std::string text(const nlohmann::json& j, const std::string& where, const std::string& key) const {
+    const nlohmann::json& v = member(j, where, key);
+    if (!v.is_string()) fail(where + "." + key, "a string", v.dump());
+    return v.get<std::string>();
+  }
+  double number(const nlohmann::json& j, const std::string& where, const std::string& key) const {
+    const nlohmann::json& v = member(j, where, key);
+    if (!v.is_number()) fail(where + "." + key, "a number", v.dump());
+    return v.get<double>();
+  }
+  FixedPointFormat format(const nlohmann::json& j, const std::string& where, const std::string& key) const {
+    const nlohmann::json& v = member(j, where, key);
+    const std::string at = where + "." + key;
+    FixedPointFormat f;
+    f.bits = integer(v, at, "bits");
+    f.frac_bits = integer(v, at, "frac_bits");
+    f.is_signed = boolean(v, at, "signed");
+    f.symmetric = boolean(v, at, "symmetric");
+    if (v.contains("step")) f.explicit_step = number(v, at, "step");
+    if (const std::string why = f.invalid_reason(); !why.empty()) fail(at, "a valid number format", why);
+    return f;
+  }
+  std::array<int, 3> triple(const nlohmann::json& j, const std::string& where, const std::string& key) const {
+    const nlohmann::json& v = member(j, where, key);
+    if (!v.is_array() || v.size() != 3) fail(where + "." + key, "[channels, height, width]", v.dump());
+    std::array<int, 3> out{};
+    for (std::size_t i = 0; i < 3; ++i) {
+      if (!v[i].is_number_integer() || v[i].get<std::int64_t>() < 1 || v[i].get<std::int64_t>() > (1 << 24))
+        fail(where + "." + key, "positive sizes", v.dump());
+      out[i] = v[i].get<int>();
+    }
+    return out;
+  }
+};
+
+QOpKind parse_kind(const JsonReader& r, const std::string& where, const std::string& text) {
+  for (QOpKind k : {QOpKind::dense, QOpKind::conv2d, QOpKind::maxpool, QOpKind::avgpool, QOpKind::flatten})
+    if (to_string(k) == text) return k;
+  r.fail(where + ".kind", "dense | conv2d | maxpool | avgpool | flatten", "'" + text + "'");
+}
+
+std::optional<QuantizedNetwork> read_quantized(const SafetensorsFile& f, quant::QuantizeOptions* made_with) {
+  if (!f.metadata().count(kQuantizedKey)) return std::nullopt;
+  const nlohmann::json meta = parse_meta_json(f, kQuantizedKey);
+  const JsonReader r{f.path()};
+  if (r.integer(meta, "", "version") != 1) r.fail(".version", "version 1", meta["version"].dump());
+  QuantizedNetwork net;
+  net.name = r.text(meta, "", "name");
+  net.classes = r.integer(meta, "", "classes");
+  net.input_format = r.format(meta, "", "input_format");
+  if (made_with) {
+    const nlohmann::json& o = r.member(meta, "", "options");
+    made_with->weight_bits = r.integer(o, ".options", "weight_bits");
+    made_with->activation_bits = r.integer(o, ".options", "activation_bits");
+    made_with->input_format = r.format(o, ".options", "input_format");
+    made_with->activation_quantile = r.number(o, ".options", "activation_quantile");
+  }
+  const nlohmann::json& layers = r.member(meta, "", "layers");
+  if (!layers.is_array() || layers.empty()) r.fail(".layers", "a non-empty list of layers", layers.dump());
+  std::vector<std::string> expected_tensors;
+  for (std::size_t i = 0; i < layers.size(); ++i) {
+    const nlohmann::json& j = layers[i];
+    const std::string where = ".layers[" + std::to_string(i) + "]";
+    QLayer l;
+    l.name = r.text(j, where, "name");
+    l.kind = parse_kind(r, where, r.text(j, where, "kind"));
+    const auto in = r.triple(j, where, "in"), out = r.triple(j, where, "out");
+    l.in_c = in[0], l.in_h = in[1], l.in_w = in[2];
+    l.out_c = out[0], l.out_h = out[1], l.out_w = out[2];
+    l.kernel = r.integer(j, where, "kernel");
+    l.stride = r.integer(j, where, "stride");
+    l.padding = r.integer(j, where, "padding");
+    if (l.has_weights()) {
+      l.weight_format = r.format(j, where, "weight_format");
+      l.input_format = r.format(j, where, "input_format");
+      l.output_format = r.format(j, where, "output_format");
+      l.relu = r.boolean(j, where, "relu");
+      l.is_output = r.boolean(j, where, "is_output");
+      l.binary_weights = r.boolean(j, where, "binary_weights");
+      l.multiplier = Multiplier::exact(l.weight_format.bits);
+      const std::string weight_name = kQuantizedPrefix + l.name + ".weight";
+      const Tensor& wt = f.tensor(weight_name);
+      wt.expect_dtype(DType::I8);
+      wt.expect_shape(weight_shape(l));
+      l.weights = wt.as_int8();
+      expected_tensors.push_back(weight_name);
+      if (r.boolean(j, where, "bias")) {
+        const std::string bias_name = kQuantizedPrefix + l.name + ".bias";
+        const Tensor& bt = f.tensor(bias_name);
+        bt.expect_dtype(DType::I32);
+        bt.expect_shape({l.out_c});
+        l.bias = bt.as_int32();
+        expected_tensors.push_back(bias_name);
+      }
+    }
+    net.layers.push_back(std::move(l));
+  }
+  // Pooling/flatten layers carry the formats of their input (not stored: they have no arithmetic).
+  FixedPointFormat current = net.input_format;
+  for (QLayer& l : net.layers) {
+    if (!l.has_weights()) {
+      l.input_format = l.output_format = current;
+    }
+    current = l.output_format;
+  }
+  // No stray quantized tensors (a layer renamed in the JSON but not in the tensors, say).
+  for (const std::string& name : f.names())
+    if (name.rfind(kQuantizedPrefix, 0) == 0 &&
+        std::find(expected_tensors.begin(), expected_tensors.end(), name) == expected_tensors.end())
+      throw_input_error(f.path(), "tensor " + name,
+                        "only the tensors of the layers listed in " + std::string(kQuantizedKey),
+                        "a tensor no layer uses");
+  validate(net, f.path() + " (" + kQuantizedKey + ")");
+  return net;
+}
+
 }  // namespace
 
 void save_trained_model(const std::string& path, nn::Network& net, const TrainedModelInfo& info) {
@@ -30,6 +228,22 @@ void save_trained_model(const std::string& path, nn::Network& net, const Trained
   w.set_metadata("axsim.hardware", info.hardware.dump());
   w.set_metadata("axsim.training", info.training.dump());
   w.set_metadata("axsim.feature_scaling", info.feature_scaling);
+  if (info.calibration) {
+    const Dataset& data = *info.calibration;
+    if (data.size == 0) throw_input_error(data.source, "", "at least one sample to calibrate activations");
+    quant::QuantizeOptions o;
+    if (info.binary_connect) o.weight_bits = 1;
+    const int n = int(std::min<std::size_t>(data.size, std::size_t(std::max(1, info.calibration_samples))));
+    // A network the integer path cannot express (e.g. analog-noise hooks, which belong on a crossbar) is
+    // still a valid float artifact: it is saved without the quantized network, and the reason is told.
+    std::optional<QuantizedNetwork> qnet;
+    try {
+      qnet = quant::quantize_network(net, data.features.data(), n, o);
+    } catch (const std::exception& e) {
+      std::cerr << "notice: " << path << ": no quantized network stored (" << e.what() << ")\n";
+    }
+    if (qnet) add_quantized_network(w, *qnet, o, {{"source", data.source}, {"samples", n}});
+  }
   w.write(path);
 }
 
@@ -56,20 +270,76 @@ TrainedModel load_trained_model(const std::string& path) {
   return m;
 }
 
-QuantizedNetwork load_deployed_network(const std::string& path, const Dataset& calibration,
-                                       const quant::QuantizeOptions& options, int calibration_samples) {
+std::optional<QuantizedNetwork> read_quantized_network(const std::string& path) {
+  return read_quantized(SafetensorsFile::load(path), nullptr);
+}
+
+bool same_quantization(const quant::QuantizeOptions& a, const quant::QuantizeOptions& b) {
+  return a.weight_bits == b.weight_bits && a.activation_bits == b.activation_bits && a.input_format == b.input_format &&
+         a.activation_quantile == b.activation_quantile;
+}
+
+DeployedNetwork load_deployed(const std::string& path, const Dataset& calibration,
+                              const quant::QuantizeOptions& options, int calibration_samples) {
   TrainedModel model = load_trained_model(path);
+  quant::QuantizeOptions wanted = options;
+  if (model.info.binary_connect) wanted.weight_bits = 1;
+  DeployedNetwork result;
+  quant::QuantizeOptions made_with;
+  std::optional<QuantizedNetwork> stored = read_quantized(SafetensorsFile::load(path), &made_with);
+  if (stored) {
+    // The stored network must be the trained one's: same input size, classes and dense/conv layers.
+    const nn::NetworkSpec& spec = model.network->spec();
+    if (stored->layers.front().input_size() != std::size_t(nn::shape_size(spec.input)) ||
+        stored->classes != spec.classes)
+      throw_input_error(path, std::string("metadata ") + kQuantizedKey,
+                        "a network with " + std::to_string(nn::shape_size(spec.input)) + " inputs and " +
+                            std::to_string(spec.classes) + " classes (axsim.network)",
+                        std::to_string(stored->layers.front().input_size()) + " inputs and " +
+                            std::to_string(stored->classes) + " classes");
+  }
+  if (stored && same_quantization(made_with, wanted)) {
+    std::vector<std::string> names;
+    for (const QLayer& l : stored->layers)
+      if (l.has_weights()) names.push_back(l.name);
+    for (const auto& [name, m] : wanted.layer_multipliers)
+      if (std::find(names.begin(), names.end(), name) == names.end())
+        throw_input_error("<quantize options>", "layer_multipliers." + name,
+                          "the name of a dense/conv2d layer of " + path, "'" + name + "'", closest_match(name, names));
+    for (QLayer& l : stored->layers) {
+      if (!l.has_weights()) continue;
+      const auto it = wanted.layer_multipliers.find(l.name);
+      l.multiplier = it == wanted.layer_multipliers.end() ? wanted.multiplier : it->second;
+    }
+    if (stored->name.empty()) stored->name = path;
+    result.network = std::move(*stored);
+    result.stored = true;
+    return result;
+  }
+  if (calibration.size == 0) throw_input_error(calibration.source, "", "at least one sample to calibrate activations");
   if (calibration.size == 0) throw_input_error(calibration.source, "", "at least one sample to calibrate activations");
   if (calibration.feature_count() != std::size_t(nn::shape_size(model.network->spec().input)))
-    throw_input_error(calibration.source, "", std::to_string(nn::shape_size(model.network->spec().input)) +
-                                                  " features per sample (the network input of " + path + ")",
+    throw_input_error(calibration.source, "",
+                      std::to_string(nn::shape_size(model.network->spec().input)) +
+                          " features per sample (the network input of " + path + ")",
                       std::to_string(calibration.feature_count()));
-  quant::QuantizeOptions o = options;
-  if (model.info.binary_connect) o.weight_bits = 1;
   const int n = int(std::min<std::size_t>(calibration.size, std::size_t(std::max(1, calibration_samples))));
-  QuantizedNetwork net = quant::quantize_network(*model.network, calibration.features.data(), n, o);
-  if (net.name.empty()) net.name = path;
-  return net;
+  result.network = quant::quantize_network(*model.network, calibration.features.data(), n, wanted);
+  if (result.network.name.empty()) result.network.name = path;
+  result.notice = std::string("notice: ") + path +
+                  (stored ? " stores a quantized network made with other options (weight bits, activation bits, "
+                            "input format or quantile)"
+                          : " stores no quantized network") +
+                  "; quantized at load, activations calibrated on the first " + std::to_string(n) + " samples of " +
+                  calibration.source;
+  return result;
+}
+
+QuantizedNetwork load_deployed_network(const std::string& path, const Dataset& calibration,
+                                       const quant::QuantizeOptions& options, int calibration_samples) {
+  DeployedNetwork d = load_deployed(path, calibration, options, calibration_samples);
+  if (!d.notice.empty()) std::cerr << d.notice << "\n";
+  return std::move(d.network);
 }
 
 }  // namespace axsim::artifact

@@ -7,10 +7,16 @@
 //   axsim.hardware      per-layer hardware assignment {layer: {p, voltage, multiplier, i_max, ...}}
 //   axsim.training      train.json summary (method, epochs, accuracy)
 //   axsim.feature_scaling how dataset values became features
+//   axsim.quantized     (optional) the deployed integer network: options it was made with, calibration
+//                       source, input format, classes and per layer {name, kind, geometry, weight/input/
+//                       output formats, relu, is_output, binary_weights}; its integer weights and biases
+//                       are the tensors "quantized.<layer>.weight" (I8, the float weight's shape) and
+//                       "quantized.<layer>.bias" (I32 [out], at the accumulator step).
 #pragma once
 
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "models/quantized_network.hpp"
@@ -25,6 +31,11 @@ struct TrainedModelInfo {
   nlohmann::json training = nlohmann::json::object();
   nlohmann::json hardware = nlohmann::json::object();
   std::string feature_scaling;
+  // When set (not owned), save_trained_model also stores the quantized network (QuantizeOptions defaults,
+  // weight_bits 1 for BinaryConnect), activations calibrated on its first calibration_samples samples
+  // (the training set: eval and sim then deploy the same integers whatever data they evaluate).
+  const Dataset* calibration = nullptr;
+  int calibration_samples = 256;
 };
 
 // Writes atomically (temp file + rename).
@@ -39,11 +50,30 @@ struct TrainedModel {
 // presence, dtype and shape against the network spec. Errors name the file and the tensor/key.
 TrainedModel load_trained_model(const std::string& path);
 
-// The integer network the accelerator runs, from a deploy artifact: the trained model quantized with
-// `options`, activation ranges calibrated on the first `calibration_samples` samples of `calibration`.
-// `axsim eval` and `axsim sim` both call this, so they deploy the same integers.
-// Known limitation: the quantized network is not yet stored in the artifact, so callers calibrate on the
-// data they are given (the CLI uses the evaluated data set).
+// The quantized network stored in an artifact: nullopt when the file has none (e.g. written by PyTorch
+// users or an older axsim). Strict: bad JSON, a missing/extra layer, a tensor of the wrong dtype or
+// shape, or a network models::validate rejects is an InputError naming the file and the key or tensor.
+// Multipliers are exact (the evaluator chooses them).
+std::optional<QuantizedNetwork> read_quantized_network(const std::string& path);
+
+// The QuantizeOptions fields a stored network was made with (multipliers excepted).
+bool same_quantization(const quant::QuantizeOptions& a, const quant::QuantizeOptions& b);
+
+struct DeployedNetwork {
+  QuantizedNetwork network;
+  bool stored = false;  // true: the artifact's integers; false: quantized at load
+  std::string notice;   // when quantized at load: why, and on which data
+};
+
+// The integer network the accelerator runs, from a deploy artifact. If the artifact stores one made with
+// the same options (weight/activation bits, input format, quantile), that one, with options.multiplier /
+// layer_multipliers applied (unknown layer names are an InputError). Otherwise the trained model quantized
+// with `options`, activation ranges calibrated on the first `calibration_samples` samples of
+// `calibration`, and `notice` says so. `axsim eval` and `axsim sim` both call this, so they deploy the
+// same integers.
+DeployedNetwork load_deployed(const std::string& path, const Dataset& calibration,
+                              const quant::QuantizeOptions& options = {}, int calibration_samples = 256);
+// load_deployed(...).network, printing the notice (if any) to stderr.
 QuantizedNetwork load_deployed_network(const std::string& path, const Dataset& calibration,
                                        const quant::QuantizeOptions& options = {}, int calibration_samples = 256);
 

@@ -490,8 +490,12 @@ std::string shape_string(const std::vector<std::int64_t>& shape) {
 }
 
 std::int64_t Tensor::element_count() const {
+  // A zero anywhere makes the tensor empty. Checked first: the loader accepts a shape like
+  // [2^62, 4, 0] (0 bytes), whose leading product would overflow int64.
+  for (std::int64_t d : shape)
+    if (d == 0) return 0;
   std::int64_t n = 1;
-  for (std::int64_t d : shape) n *= d;
+  for (std::int64_t d : shape) n *= d;  // bounded by the byte count the loader checked
   return n;
 }
 
@@ -573,14 +577,24 @@ SafetensorsFile SafetensorsFile::load(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw_input_error(path, "", "a readable .safetensors file", std::strerror(errno));
 
-  auto read_exactly = [&](void* dst, std::uint64_t offset, std::uint64_t n) {
+  return from_source(path, file_size, [&](void* dst, std::uint64_t offset, std::uint64_t n) {
     in.seekg(std::streamoff(offset));
     in.read(static_cast<char*>(dst), std::streamsize(n));
     if (!in || std::uint64_t(in.gcount()) != n)
       throw_input_error(path, "byte " + std::to_string(offset), std::to_string(n) + " readable bytes",
                         "a read error or a file that shrank while being read");
-  };
+  });
+}
 
+SafetensorsFile SafetensorsFile::parse(std::string_view bytes, const std::string& name) {
+  // from_source only asks for ranges it has checked against the size, so the memcpy stays in bounds.
+  return from_source(name, bytes.size(), [&](void* dst, std::uint64_t offset, std::uint64_t n) {
+    std::memcpy(dst, bytes.data() + offset, n);
+  });
+}
+
+SafetensorsFile SafetensorsFile::from_source(const std::string& path, std::uint64_t file_size,
+                                             const ReadExactly& read_exactly) {
   if (file_size < 8)
     throw_input_error(path, "byte 0", "an 8-byte little-endian header length (the start of a safetensors file)",
                       "a file of only " + std::to_string(file_size) + " bytes");

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -91,6 +92,8 @@ class SafetensorsFile {
  public:
   // Reads and validates the whole file. Throws InputError naming the path and what is wrong where.
   static SafetensorsFile load(const std::string& path);
+  // The same validation for a file already in memory; `name` stands for the file in messages.
+  static SafetensorsFile parse(std::string_view bytes, const std::string& name);
 
   const std::string& path() const { return path_; }
   std::size_t size() const { return tensors_.size(); }
@@ -105,6 +108,10 @@ class SafetensorsFile {
   const std::string& metadata_value(const std::string& key) const;
 
  private:
+  // Copies n bytes at `offset` into dst; called only for ranges already checked against the size.
+  using ReadExactly = std::function<void(void* dst, std::uint64_t offset, std::uint64_t n)>;
+  static SafetensorsFile from_source(const std::string& path, std::uint64_t file_size, const ReadExactly& read_exactly);
+
   std::string path_;
   std::map<std::string, Tensor> tensors_;
   std::map<std::string, std::string> metadata_;

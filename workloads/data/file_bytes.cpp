@@ -5,6 +5,7 @@
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <utility>
 
 #include "core/error.hpp"
 
@@ -105,14 +106,19 @@ FileBytes read_file_bytes(const std::string& path) {
     result.bytes.resize(result.bytes.size() * 2);
   }
   result.bytes.resize(used);
+  return decode_file_bytes(std::move(result.bytes), path);
+}
 
+FileBytes decode_file_bytes(std::vector<unsigned char> raw, const std::string& name) {
+  FileBytes result;
+  result.bytes = std::move(raw);
   if (has_gzip_magic(result.bytes)) {
     result.was_gzip = true;
 #if defined(AXSIM_HAVE_ZLIB)
-    result.bytes = gunzip(path, result.bytes);
+    result.bytes = gunzip(name, result.bytes);
 #else
-    throw_input_error(path, "byte 0", "an uncompressed file (this build of axsim has no zlib)",
-                      "gzip-compressed data (decompress it first: gunzip -k " + path + ")");
+    throw_input_error(name, "byte 0", "an uncompressed file (this build of axsim has no zlib)",
+                      "gzip-compressed data (decompress it first: gunzip -k " + name + ")");
 #endif
   }
   return result;

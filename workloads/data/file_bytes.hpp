@@ -18,6 +18,10 @@ struct FileBytes {
 // Throws InputError naming the path when the file is missing, unreadable, a directory, or a broken gzip stream.
 FileBytes read_file_bytes(const std::string& path);
 
+// The same from bytes already in memory (`name` stands for the file in messages): gzip data is
+// decompressed, anything else is kept as is.
+FileBytes decode_file_bytes(std::vector<unsigned char> raw, const std::string& name);
+
 // True when this build can read gzip-compressed inputs.
 bool gzip_supported();
 

@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <limits>
 #include <stdexcept>
+#include <utility>
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
@@ -110,10 +111,12 @@ std::size_t IdxFile::count() const {
   return n;
 }
 
-IdxFile read_idx(const std::string& path) {
+IdxFile read_idx(const std::string& path) { return parse_idx(read_file_bytes(path), path); }
+
+IdxFile parse_idx(FileBytes file, const std::string& path) {
   IdxFile idx;
   idx.path = path;
-  idx.file = read_file_bytes(path);
+  idx.file = std::move(file);
   const auto& b = idx.file.bytes;
   const std::size_t total = b.size();
 
@@ -165,33 +168,48 @@ IdxFile read_idx(const std::string& path) {
   return idx;
 }
 
+namespace {
+
+// Converts every element of an integer-typed payload to Out (u8 as its plain value 0..255).
+// Returns false, converting nothing, for the floating-point element types.
+template <typename Out>
+bool convert_integer_elements(IdxType type, const unsigned char* src, std::size_t n, Out* out) {
+  switch (type) {
+    case IdxType::u8:
+      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<Out>(src[i]);
+      return true;
+    case IdxType::i8:
+      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<Out>(static_cast<std::int8_t>(src[i]));
+      return true;
+    case IdxType::i16:
+      convert_be<std::int16_t>(src, n, out);
+      return true;
+    case IdxType::i32:
+      convert_be<std::int32_t>(src, n, out);
+      return true;
+    case IdxType::f32:
+    case IdxType::f64:
+      return false;
+  }
+  return false;
+}
+
+}  // namespace
+
 std::vector<float> IdxFile::to_float(bool scale_u8) const {
   const std::size_t n = count();
   std::vector<float> out(n);
   const unsigned char* src = file.bytes.data() + header_bytes;
-  switch (type) {
-    case IdxType::u8: {
-      // Table of float(v)/255.0f: one load per pixel, and exactly the documented value.
-      std::array<float, 256> table;
-      for (int v = 0; v < 256; ++v) table[v] = scale_u8 ? float(v) / 255.0f : float(v);
-      for (std::size_t i = 0; i < n; ++i) out[i] = table[src[i]];
-      break;
-    }
-    case IdxType::i8:
-      for (std::size_t i = 0; i < n; ++i) out[i] = float(static_cast<std::int8_t>(src[i]));
-      break;
-    case IdxType::i16:
-      convert_be<std::int16_t>(src, n, out.data());
-      break;
-    case IdxType::i32:
-      convert_be<std::int32_t>(src, n, out.data());
-      break;
-    case IdxType::f32:
+  if (type == IdxType::u8 && scale_u8) {
+    // Table of float(v)/255.0f: one load per pixel, and exactly the documented value.
+    std::array<float, 256> table;
+    for (int v = 0; v < 256; ++v) table[v] = float(v) / 255.0f;
+    for (std::size_t i = 0; i < n; ++i) out[i] = table[src[i]];
+  } else if (!convert_integer_elements(type, src, n, out.data())) {
+    if (type == IdxType::f32)
       convert_be<float>(src, n, out.data());
-      break;
-    case IdxType::f64:
+    else
       convert_be<double>(src, n, out.data());
-      break;
   }
   return out;
 }
@@ -200,23 +218,8 @@ std::vector<std::int32_t> IdxFile::to_int32() const {
   const std::size_t n = count();
   std::vector<std::int32_t> out(n);
   const unsigned char* src = file.bytes.data() + header_bytes;
-  switch (type) {
-    case IdxType::u8:
-      for (std::size_t i = 0; i < n; ++i) out[i] = src[i];
-      break;
-    case IdxType::i8:
-      for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<std::int8_t>(src[i]);
-      break;
-    case IdxType::i16:
-      convert_be<std::int16_t>(src, n, out.data());
-      break;
-    case IdxType::i32:
-      convert_be<std::int32_t>(src, n, out.data());
-      break;
-    case IdxType::f32:
-    case IdxType::f64:
-      throw_input_error(path, "byte 2", "an integer dtype (u8, i8, i16, i32)", idx_type_name(type));
-  }
+  if (!convert_integer_elements(type, src, n, out.data()))
+    throw_input_error(path, "byte 2", "an integer dtype (u8, i8, i16, i32)", idx_type_name(type));
   return out;
 }
 
@@ -276,6 +279,11 @@ Dataset load_idx_pair(const std::string& images_path, const std::string& labels_
   const IdxFile images = read_idx(images_path);
   const std::size_t n = images.dims[0];
   if (n == 0) throw_input_error(images_path, "byte 4", "at least one sample", "dimension 0 is 0");
+  // A zero anywhere else would make samples of no features, which no network can take as input.
+  for (std::size_t k = 1; k < images.dims.size(); ++k)
+    if (images.dims[k] == 0)
+      throw_input_error(images_path, "byte " + std::to_string(4 + 4 * k), "a sample dimension of at least 1",
+                        "dimension " + std::to_string(k) + " is 0 (shape " + dims_text(images.dims, " x ") + ")");
 
   const IdxFile labels = read_idx(labels_path);
   if (labels.type == IdxType::f32 || labels.type == IdxType::f64)

@@ -38,6 +38,9 @@ struct IdxFile {
 
 // Reads and validates magic, dtype, dims and payload size (gzip transparently, see file_bytes.hpp).
 IdxFile read_idx(const std::string& path);
+// The same validation for a file already in memory (read_file_bytes or decode_file_bytes); `name`
+// stands for the file in messages.
+IdxFile parse_idx(FileBytes file, const std::string& name);
 
 // Writes an IDX file atomically; values are converted to `type` (integer types: must be whole numbers
 // in range, else std::invalid_argument). values.size() must equal prod(dims).

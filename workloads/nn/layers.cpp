@@ -23,6 +23,10 @@ std::string shape_string(const Shape& s) {
 
 namespace {
 
+// Element-wise passes only pay for an OpenMP fork on large tensors (a LeNet conv output, an MLP
+// layer at inference batch 1000), not on a 128 x 128 training activation.
+constexpr std::size_t kParallelElementwise = std::size_t(1) << 16;
+
 [[noreturn]] void shape_error(const Layer& l, const std::string& expected, const Shape& in) {
   throw_input_error("network", "layer " + l.name(), expected, "input shape " + shape_string(in));
 }
@@ -49,7 +53,8 @@ void column_sums(const float* m, int rows, int cols, float* out) {
 }  // namespace
 
 // ---------------------------------------------------------------- Dense
-Dense::Dense(std::string name, int in, int out, bool bias) : Layer(std::move(name)), in_(in), out_(out), has_bias_(bias) {
+Dense::Dense(std::string name, int in, int out, bool bias)
+    : Layer(std::move(name)), in_(in), out_(out), has_bias_(bias) {
   weight_ = make_param(this->name() + ".weight", {out, in}, true, true);
   if (bias) bias_ = make_param(this->name() + ".bias", {out}, false, false);
 }
@@ -63,9 +68,11 @@ Shape Dense::output_shape(const Shape& in) const {
 void Dense::forward(const Tensor& x, Tensor& y, const ForwardContext&) {
   const int n = x.batch();
   y.resize({n, out_});
-  sgemm(Trans::no, Trans::yes, n, out_, in_, 1.0f, x.data(), in_, weight_.effective().data(), in_, 0.0f, y.data(), out_);
+  sgemm(Trans::no, Trans::yes, n, out_, in_, 1.0f, x.data(), in_, weight_.effective().data(), in_, 0.0f, y.data(),
+        out_);
   if (has_bias_) {
     const float* b = bias_.effective().data();
+#pragma omp parallel for schedule(static) if (std::size_t(n) * out_ >= kParallelElementwise)
     for (int i = 0; i < n; ++i) {
       float* row = y.data() + std::size_t(i) * out_;
       for (int j = 0; j < out_; ++j) row[j] += b[j];
@@ -119,95 +126,144 @@ std::uint64_t Conv2d::macs_per_sample(const Shape& in) const {
   return std::uint64_t(o[0]) * o[1] * o[2] * in_c_ * k_ * k_;
 }
 
+// Writes the im2col matrix of one image: row (ci, ki, kj), column (out_row, out_col), leading
+// dimension r*c. Out-of-image taps read the zero padding.
+void Conv2d::im2col_image(const float* img, int h, int w, int r, int c, float* col) const {
+  const int rc = r * c;
+  for (int row = 0; row < in_c_ * k_ * k_; ++row) {
+    const int ci = row / (k_ * k_), ki = (row / k_) % k_, kj = row % k_;
+    const float* src = img + std::size_t(ci) * h * w;
+    float* dst = col + std::size_t(row) * rc;
+    const auto [lo, hi] = valid_columns(kj, c, w);
+    for (int orow = 0; orow < r; ++orow) {
+      const int iy = orow * stride_ - pad_ + ki;
+      float* d = dst + std::size_t(orow) * c;
+      if (iy < 0 || iy >= h) {
+        std::fill(d, d + c, 0.0f);
+        continue;
+      }
+      const float* srow = src + std::size_t(iy) * w;
+      // Plain loops, not std::copy/fill: the runs are a few dozen floats, too short for a libc call.
+      for (int ocol = 0; ocol < lo; ++ocol) d[ocol] = 0.0f;
+      if (stride_ == 1) {
+        const float* s1 = srow - pad_ + kj;
+        for (int ocol = lo; ocol < hi; ++ocol) d[ocol] = s1[ocol];
+      } else {
+        for (int ocol = lo; ocol < hi; ++ocol) d[ocol] = srow[ocol * stride_ - pad_ + kj];
+      }
+      for (int ocol = hi; ocol < c; ++ocol) d[ocol] = 0.0f;
+    }
+  }
+}
+
+// Adds the im2col-shaped gradient of one image back onto its (zeroed) input gradient.
+void Conv2d::col2im_image(const float* dcol, int h, int w, int r, int c, float* dimg) const {
+  const int rc = r * c;
+  for (int row = 0; row < in_c_ * k_ * k_; ++row) {
+    const int ci = row / (k_ * k_), ki = (row / k_) % k_, kj = row % k_;
+    const float* src = dcol + std::size_t(row) * rc;
+    float* dplane = dimg + std::size_t(ci) * h * w;
+    const auto [lo, hi] = valid_columns(kj, c, w);
+    for (int orow = 0; orow < r; ++orow) {
+      const int iy = orow * stride_ - pad_ + ki;
+      if (iy < 0 || iy >= h) continue;
+      float* drow = dplane + std::size_t(iy) * w - pad_ + kj;
+      const float* srow = src + std::size_t(orow) * c;
+      if (stride_ == 1)
+        for (int ocol = lo; ocol < hi; ++ocol) drow[ocol] += srow[ocol];
+      else
+        for (int ocol = lo; ocol < hi; ++ocol) drow[ocol * stride_] += srow[ocol];
+    }
+  }
+}
+
+float* Conv2d::thread_scratch() { return scratch_[std::size_t(omp_get_thread_num())].data(); }
+
+void Conv2d::reserve_scratch(std::size_t floats) {
+  scratch_.resize(std::max<std::size_t>(scratch_.size(), std::size_t(omp_get_max_threads())));
+  for (auto& s : scratch_)
+    if (s.size() < floats) s.resize(floats);
+}
+
+// One image at a time, images spread over the OpenMP threads: each image's im2col matrix (at most
+// 25 x 784 floats for LeNet) stays in the thread's cache and its GEMM writes the NCHW output in place
+// (bias pre-filled, beta = 1), instead of a batch-wide im2col matrix and output that go through
+// memory several times. Results do not depend on the thread count (each image is computed alone).
 void Conv2d::forward(const Tensor& x, Tensor& y, const ForwardContext&) {
   const int n = x.batch(), h = x.dim(2), w = x.dim(3);
   const Shape o = output_shape({x.dim(1), h, w});
   const int r = o[1], c = o[2], rc = r * c;
   const int ckk = in_c_ * k_ * k_;
-  const std::size_t cols = std::size_t(n) * rc;
-  col_.resize(std::size_t(ckk) * cols);
-  // im2col: row (ci, ki, kj), column (sample, out_row, out_col).
-#pragma omp parallel for schedule(static)
-  for (int row = 0; row < ckk; ++row) {
-    const int ci = row / (k_ * k_), ki = (row / k_) % k_, kj = row % k_;
-    float* dst = col_.data() + std::size_t(row) * cols;
-    for (int s = 0; s < n; ++s) {
-      const float* src = x.data() + (std::size_t(s) * in_c_ + ci) * h * w;
-      for (int orow = 0; orow < r; ++orow) {
-        const int iy = orow * stride_ - pad_ + ki;
-        float* d = dst + std::size_t(s) * rc + std::size_t(orow) * c;
-        if (iy < 0 || iy >= h) {
-          std::fill(d, d + c, 0.0f);
-          continue;
-        }
-        const float* srow = src + std::size_t(iy) * w;
-        const auto [lo, hi] = valid_columns(kj, c, w);
-        std::fill(d, d + lo, 0.0f);
-        if (stride_ == 1) std::copy(srow + lo - pad_ + kj, srow + hi - pad_ + kj, d + lo);
-        else
-          for (int ocol = lo; ocol < hi; ++ocol) d[ocol] = srow[ocol * stride_ - pad_ + kj];
-        std::fill(d + hi, d + c, 0.0f);
-      }
-    }
-  }
-  ymat_.resize(std::size_t(out_c_) * cols);
-  sgemm(Trans::no, Trans::no, out_c_, int(cols), ckk, 1.0f, weight_.effective().data(), ckk, col_.data(), cols, 0.0f,
-        ymat_.data(), cols);
   y.resize({n, out_c_, r, c});
+  reserve_scratch(std::size_t(ckk) * rc);
+  const float* wt = weight_.effective().data();
   const float* b = has_bias_ ? bias_.effective().data() : nullptr;
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int s = 0; s < n; ++s)
-    for (int m = 0; m < out_c_; ++m) {
-      const float* src = ymat_.data() + std::size_t(m) * cols + std::size_t(s) * rc;
-      float* dst = y.data() + (std::size_t(s) * out_c_ + m) * rc;
-      const float bias = b ? b[m] : 0.0f;
-      for (int i = 0; i < rc; ++i) dst[i] = src[i] + bias;
-    }
+  const std::size_t in_size = std::size_t(in_c_) * h * w, out_size = std::size_t(out_c_) * rc;
+#pragma omp parallel for schedule(static) if (n > 1)
+  for (int s = 0; s < n; ++s) {
+    float* col = thread_scratch();
+    im2col_image(x.data() + s * in_size, h, w, r, c, col);
+    float* ys = y.data() + s * out_size;
+    if (b)
+      for (int m = 0; m < out_c_; ++m) std::fill_n(ys + std::size_t(m) * rc, rc, b[m]);
+    sgemm(Trans::no, Trans::no, out_c_, rc, ckk, 1.0f, wt, ckk, col, rc, b ? 1.0f : 0.0f, ys, rc);
+  }
 }
 
+// Per image: dW += dY_s col_s^T (im2col recomputed from x, cheaper than keeping it), db += row sums
+// of dY_s, and dX_s = col2im(W^T dY_s). Images are grouped in fixed chunks whose partial dW/db are
+// summed in chunk order, so the gradients do not depend on the thread count.
 void Conv2d::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
+  constexpr int kImagesPerChunk = 4;
   const int n = x.batch(), h = x.dim(2), w = x.dim(3);
   const int r = y.dim(2), c = y.dim(3), rc = r * c;
   const int ckk = in_c_ * k_ * k_;
-  const std::size_t cols = std::size_t(n) * rc;
-  // dy (N, M, R, C) -> [M, N*R*C]
-  ymat_.resize(std::size_t(out_c_) * cols);
-#pragma omp parallel for collapse(2) schedule(static)
-  for (int s = 0; s < n; ++s)
-    for (int m = 0; m < out_c_; ++m)
-      std::copy_n(dy.data() + (std::size_t(s) * out_c_ + m) * rc, rc, ymat_.data() + std::size_t(m) * cols + std::size_t(s) * rc);
-  sgemm(Trans::no, Trans::yes, out_c_, ckk, int(cols), 1.0f, ymat_.data(), cols, col_.data(), cols, 0.0f,
-        weight_.grad.data(), ckk);
-  if (has_bias_) {
-    float* db = bias_.grad.data();
-    for (int m = 0; m < out_c_; ++m) {
-      const float* row = ymat_.data() + std::size_t(m) * cols;
-      double acc = 0.0;
-      for (std::size_t i = 0; i < cols; ++i) acc += row[i];
-      db[m] = float(acc);
+  const std::size_t wsize = std::size_t(out_c_) * ckk;
+  const std::size_t part_size = wsize + std::size_t(out_c_);
+  const int chunks = (n + kImagesPerChunk - 1) / kImagesPerChunk;
+  partials_.resize(std::size_t(chunks) * part_size);
+  const std::size_t col_floats = std::size_t(ckk) * rc;
+  reserve_scratch(2 * col_floats);
+  if (dx) dx->resize(x.shape());
+  const float* wt = weight_.effective().data();
+  const std::size_t in_size = std::size_t(in_c_) * h * w, out_size = std::size_t(out_c_) * rc;
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (int chunk = 0; chunk < chunks; ++chunk) {
+    float* col = thread_scratch();
+    float* dcol = col + col_floats;
+    float* dw = partials_.data() + std::size_t(chunk) * part_size;
+    float* db = dw + wsize;
+    std::fill_n(db, out_c_, 0.0f);
+    const int s0 = chunk * kImagesPerChunk, s1 = std::min(n, s0 + kImagesPerChunk);
+    for (int s = s0; s < s1; ++s) {
+      const float* dys = dy.data() + s * out_size;
+      im2col_image(x.data() + s * in_size, h, w, r, c, col);
+      sgemm(Trans::no, Trans::yes, out_c_, ckk, rc, 1.0f, dys, rc, col, rc, s == s0 ? 0.0f : 1.0f, dw, ckk);
+      for (int m = 0; m < out_c_; ++m) {
+        const float* row = dys + std::size_t(m) * rc;
+        float acc = 0.0f;
+        for (int i = 0; i < rc; ++i) acc += row[i];
+        db[m] += acc;
+      }
+      if (!dx) continue;
+      sgemm(Trans::yes, Trans::no, ckk, rc, out_c_, 1.0f, wt, ckk, dys, rc, 0.0f, dcol, rc);
+      float* dxs = dx->data() + s * in_size;
+      std::fill_n(dxs, in_size, 0.0f);
+      col2im_image(dcol, h, w, r, c, dxs);
     }
   }
-  if (!dx) return;
-  dcol_.resize(std::size_t(ckk) * cols);
-  sgemm(Trans::yes, Trans::no, ckk, int(cols), out_c_, 1.0f, weight_.effective().data(), ckk, ymat_.data(), cols, 0.0f,
-        dcol_.data(), cols);
-  dx->resize(x.shape());
-  dx->zero();
-  // col2im: each sample's input gradient is written by one thread (race-free, order fixed).
-#pragma omp parallel for schedule(static)
-  for (int s = 0; s < n; ++s) {
-    for (int row = 0; row < ckk; ++row) {
-      const int ci = row / (k_ * k_), ki = (row / k_) % k_, kj = row % k_;
-      const float* src = dcol_.data() + std::size_t(row) * cols + std::size_t(s) * rc;
-      float* dimg = dx->data() + (std::size_t(s) * in_c_ + ci) * h * w;
-      for (int orow = 0; orow < r; ++orow) {
-        const int iy = orow * stride_ - pad_ + ki;
-        if (iy < 0 || iy >= h) continue;
-        float* drow = dimg + std::size_t(iy) * w - pad_ + kj;
-        const float* srow = src + std::size_t(orow) * c;
-        const auto [lo, hi] = valid_columns(kj, c, w);
-        for (int ocol = lo; ocol < hi; ++ocol) drow[ocol * stride_] += srow[ocol];
-      }
+  float* gw = weight_.grad.data();
+  std::copy_n(partials_.data(), wsize, gw);
+  for (int chunk = 1; chunk < chunks; ++chunk) {
+    const float* p = partials_.data() + std::size_t(chunk) * part_size;
+    for (std::size_t i = 0; i < wsize; ++i) gw[i] += p[i];
+  }
+  if (has_bias_) {
+    float* gb = bias_.grad.data();
+    for (int m = 0; m < out_c_; ++m) {
+      float acc = 0.0f;
+      for (int chunk = 0; chunk < chunks; ++chunk) acc += partials_[std::size_t(chunk) * part_size + wsize + m];
+      gb[m] = acc;
     }
   }
 }
@@ -235,10 +291,30 @@ void Pool2d::forward(const Tensor& x, Tensor& y, const ForwardContext&) {
   y.resize({n, ch, r, c});
   if (kind_ == PoolKind::max) argmax_.resize(y.size());
   const float inv = 1.0f / float(k_ * k_);
-#pragma omp parallel for schedule(static)
+  const bool max2x2 = kind_ == PoolKind::max && k_ == 2 && stride_ == 2;
+#pragma omp parallel for schedule(static) if (y.size() >= kParallelElementwise / 4)
   for (int plane = 0; plane < n * ch; ++plane) {
     const float* src = x.data() + std::size_t(plane) * h * w;
     float* dst = y.data() + std::size_t(plane) * r * c;
+    int* arg_out = kind_ == PoolKind::max ? argmax_.data() + std::size_t(plane) * r * c : nullptr;
+    if (max2x2) {  // LeNet's pooling: two input rows per output row, no window loops
+      for (int orow = 0; orow < r; ++orow) {
+        const float* row0 = src + std::size_t(2 * orow) * w;
+        const float* row1 = row0 + w;
+        for (int ocol = 0; ocol < c; ++ocol) {
+          // Same scan order and strict '>' as the general loop: the first maximum wins ties.
+          const int base = 2 * orow * w + 2 * ocol;
+          float best = row0[2 * ocol];
+          int arg = base;
+          if (row0[2 * ocol + 1] > best) best = row0[2 * ocol + 1], arg = base + 1;
+          if (row1[2 * ocol] > best) best = row1[2 * ocol], arg = base + w;
+          if (row1[2 * ocol + 1] > best) best = row1[2 * ocol + 1], arg = base + w + 1;
+          dst[orow * c + ocol] = best;
+          arg_out[orow * c + ocol] = arg;
+        }
+      }
+      continue;
+    }
     for (int orow = 0; orow < r; ++orow)
       for (int ocol = 0; ocol < c; ++ocol) {
         const int y0 = orow * stride_, x0 = ocol * stride_;
@@ -254,7 +330,7 @@ void Pool2d::forward(const Tensor& x, Tensor& y, const ForwardContext&) {
               }
             }
           dst[orow * c + ocol] = best;
-          argmax_[std::size_t(plane) * r * c + orow * c + ocol] = arg;
+          arg_out[orow * c + ocol] = arg;
         } else {
           float s = 0.0f;
           for (int i = 0; i < k_; ++i)
@@ -270,11 +346,11 @@ void Pool2d::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor
   const int n = x.batch(), ch = x.dim(1), h = x.dim(2), w = x.dim(3);
   const int r = y.dim(2), c = y.dim(3);
   dx->resize(x.shape());
-  dx->zero();
   const float inv = 1.0f / float(k_ * k_);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (x.size() >= kParallelElementwise)
   for (int plane = 0; plane < n * ch; ++plane) {
     float* dsrc = dx->data() + std::size_t(plane) * h * w;
+    std::fill_n(dsrc, std::size_t(h) * w, 0.0f);  // per plane, while it is in this thread's cache
     const float* g = dy.data() + std::size_t(plane) * r * c;
     for (int orow = 0; orow < r; ++orow)
       for (int ocol = 0; ocol < c; ++ocol) {
@@ -421,27 +497,36 @@ std::vector<std::pair<std::string, Tensor*>> BatchNorm::buffers() {
 }
 
 // ---------------------------------------------------------------- ReLU
+
 void ReLU::forward(const Tensor& x, Tensor& y, const ForwardContext&) {
   y.resize(x.shape());
-  const std::size_t n = x.size();
+  const std::ptrdiff_t n = std::ptrdiff_t(x.size());
   const float* s = x.data();
   float* d = y.data();
-  for (std::size_t i = 0; i < n; ++i) d[i] = s[i] > 0.0f ? s[i] : 0.0f;
+#pragma omp parallel for schedule(static) if (std::size_t(n) >= kParallelElementwise)
+  for (std::ptrdiff_t i = 0; i < n; ++i) d[i] = s[i] > 0.0f ? s[i] : 0.0f;
 }
 
 void ReLU::backward(const Tensor& x, const Tensor& y, const Tensor& dy, Tensor* dx) {
   if (!dx) return;
   dx->resize(x.shape());
-  const std::size_t n = x.size();
+  const std::ptrdiff_t n = std::ptrdiff_t(x.size());
   const float* yy = y.data();
   const float* g = dy.data();
   float* d = dx->data();
-  for (std::size_t i = 0; i < n; ++i) d[i] = yy[i] > 0.0f ? g[i] : 0.0f;
+#pragma omp parallel for schedule(static) if (std::size_t(n) >= kParallelElementwise)
+  for (std::ptrdiff_t i = 0; i < n; ++i) {
+    // Both loads unconditional, so the select vectorizes (a branch here mispredicts on half the
+    // elements: it was 7 % of LeNet training time).
+    const float gi = g[i], yi = yy[i];
+    d[i] = yi > 0.0f ? gi : 0.0f;
+  }
 }
 
 // ---------------------------------------------------------------- Dropout
 Dropout::Dropout(std::string name, float p) : Layer(std::move(name)), p_(p) {
-  if (!(p >= 0.0f && p < 1.0f)) throw_input_error("network", "layer " + this->name(), "a dropout rate in [0, 1)", std::to_string(p));
+  if (!(p >= 0.0f && p < 1.0f))
+    throw_input_error("network", "layer " + this->name(), "a dropout rate in [0, 1)", std::to_string(p));
 }
 
 void Dropout::forward(const Tensor& x, Tensor& y, const ForwardContext& ctx) {
@@ -494,8 +579,11 @@ Shape Residual::output_shape(const Shape& in) const {
   Shape b = in, s = in;
   for (const auto& l : body_) b = l->output_shape(b);
   for (const auto& l : shortcut_) s = l->output_shape(s);
-  if (b != s) shape_error(*this, "body and shortcut with equal output shapes, body gives " + shape_string(b) +
-                                     " and shortcut " + shape_string(s), in);
+  if (b != s)
+    shape_error(*this,
+                "body and shortcut with equal output shapes, body gives " + shape_string(b) + " and shortcut " +
+                    shape_string(s),
+                in);
   return b;
 }
 

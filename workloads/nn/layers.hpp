@@ -30,9 +30,9 @@ class Dense : public Layer {
   Parameter weight_, bias_;
 };
 
-// 2-D convolution, NCHW, weight [out_c, in_c, k, k], square kernel, stride, zero padding. Computed as
-// one GEMM per batch on an im2col matrix laid out [in_c*k*k, N*R*C], so the small output-channel
-// count is the GEMM's M and the batch-wide pixel count its N (good tiles for a 6x16 micro-kernel).
+// 2-D convolution, NCHW, weight [out_c, in_c, k, k], square kernel, stride, zero padding. Computed
+// image by image (images spread over OpenMP threads) as GEMMs on a per-image im2col matrix
+// [in_c*k*k, R*C] that stays in cache: the output-channel count is the GEMM's M, the pixels its N.
 class Conv2d : public Layer {
  public:
   Conv2d(std::string name, int in_c, int out_c, int kernel, int stride = 1, int padding = 0, bool bias = true);
@@ -52,10 +52,15 @@ class Conv2d : public Layer {
 
  private:
   std::pair<int, int> valid_columns(int kj, int out_cols, int w) const;
+  void im2col_image(const float* img, int h, int w, int r, int c, float* col) const;
+  void col2im_image(const float* dcol, int h, int w, int r, int c, float* dimg) const;
+  void reserve_scratch(std::size_t floats);  // per-thread buffers of at least `floats`
+  float* thread_scratch();                   // the calling OpenMP thread's buffer
   int in_c_, out_c_, k_, stride_, pad_;
   bool has_bias_;
   Parameter weight_, bias_;
-  std::vector<float> col_, ymat_, dcol_;  // reused buffers
+  std::vector<std::vector<float>> scratch_;  // per OpenMP thread: one image's im2col (+ its gradient)
+  std::vector<float> partials_;              // per chunk of images: partial dW and db
 };
 
 enum class PoolKind { max, avg };

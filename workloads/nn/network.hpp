@@ -2,9 +2,8 @@
 // deploy artifact) and the built sequential network the trainer runs.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -19,7 +18,7 @@ struct LayerSpec {
   int out = 0;       // dense: features; conv2d: channels
   int kernel = 0, stride = 0, padding = 0;
   bool bias = true;
-  double p = 0.0;  // dropout
+  double p = 0.0;                         // dropout
   std::vector<LayerSpec> body, shortcut;  // residual
 };
 
@@ -72,7 +71,12 @@ class Network {
  private:
   NetworkSpec spec_;
   std::vector<LayerPtr> layers_;
-  std::vector<Tensor> acts_;  // acts_[i] = output of layer i
+  // Which layers need their input gradient: only those with a trainable layer before them (the
+  // first dense layer of an MLP after a flatten skips its dX product). Rebuilt when hooks are inserted.
+  void plan_backward();
+  std::vector<Tensor> acts_;            // acts_[i] = output of layer i (empty for an aliased flatten)
+  std::vector<const Tensor*> out_;      // out_[i] = what layer i+1 reads: &acts_[i], or a flatten's input
+  std::vector<char> alias_, needs_dx_;  // alias_[i]: layer i is a flatten that is not the last layer
   Tensor grad_a_, grad_b_;
   const Tensor* input_ = nullptr;
 };

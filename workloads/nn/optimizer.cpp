@@ -6,6 +6,16 @@ namespace axsim::nn {
 
 namespace {
 
+// Updates are element-wise, so every parameter's elements are split among the threads (one large
+// weight matrix no longer runs on one thread); below this many elements one thread does it all.
+constexpr std::size_t kParallelUpdate = std::size_t(1) << 15;
+
+std::size_t total_size(const std::vector<Parameter*>& params) {
+  std::size_t n = 0;
+  for (const Parameter* p : params) n += p->value.size();
+  return n;
+}
+
 class Sgd : public Optimizer {
  public:
   explicit Sgd(SgdOptions o) : o_(o) {}
@@ -18,19 +28,21 @@ class Sgd : public Optimizer {
   void step(const std::vector<Parameter*>& params, float lr) override {
     if (momentum_.size() != params.size()) bind(params);
     const bool first = steps_ == 0;
-#pragma omp parallel for schedule(dynamic, 1) if (params.size() > 1)
+#pragma omp parallel if (total_size(params) >= kParallelUpdate)
     for (std::size_t i = 0; i < params.size(); ++i) {
       Parameter& p = *params[i];
       float* w = p.value.data();
       const float* g = p.grad.data();
-      const std::size_t n = p.value.size();
+      const std::ptrdiff_t n = std::ptrdiff_t(p.value.size());
       const float wd = p.decay ? o_.weight_decay : 0.0f;
       if (o_.momentum == 0.0f) {
-        for (std::size_t j = 0; j < n; ++j) w[j] -= lr * (g[j] + wd * w[j]);
+#pragma omp for schedule(static) nowait
+        for (std::ptrdiff_t j = 0; j < n; ++j) w[j] -= lr * (g[j] + wd * w[j]);
         continue;
       }
       float* buf = momentum_[i].data();
-      for (std::size_t j = 0; j < n; ++j) {
+#pragma omp for schedule(static) nowait
+      for (std::ptrdiff_t j = 0; j < n; ++j) {
         const float d = g[j] + wd * w[j];
         // torch: the buffer starts as the first gradient, then buf = m*buf + (1-dampening)*d.
         buf[j] = first ? d : o_.momentum * buf[j] + (1.0f - o_.dampening) * d;
@@ -70,7 +82,7 @@ class Adam : public Optimizer {
     const float bc2 = 1.0f - std::pow(o_.beta2, float(steps_));
     const float step_size = lr / bc1;
     const float inv_sqrt_bc2 = 1.0f / std::sqrt(bc2);
-#pragma omp parallel for schedule(dynamic, 1) if (params.size() > 1)
+#pragma omp parallel if (total_size(params) >= kParallelUpdate)
     for (std::size_t i = 0; i < params.size(); ++i) {
       Parameter& p = *params[i];
       float* w = p.value.data();
@@ -78,7 +90,9 @@ class Adam : public Optimizer {
       float* m = m_[i].data();
       float* v = v_[i].data();
       const float wd = p.decay ? o_.weight_decay : 0.0f;
-      for (std::size_t j = 0; j < p.value.size(); ++j) {
+      const std::ptrdiff_t n = std::ptrdiff_t(p.value.size());
+#pragma omp for schedule(static) nowait
+      for (std::ptrdiff_t j = 0; j < n; ++j) {
         const float d = g[j] + wd * w[j];
         m[j] = o_.beta1 * m[j] + (1.0f - o_.beta1) * d;
         v[j] = o_.beta2 * v[j] + (1.0f - o_.beta2) * d * d;
@@ -144,8 +158,10 @@ LrSchedule parse_schedule(const ConfigNode& n) {
 float LrSchedule::at(int epoch, int epochs) const {
   if (warmup_epochs > 0 && epoch < warmup_epochs) return base_lr * float(epoch + 1) / float(warmup_epochs + 1);
   switch (kind) {
-    case constant: return base_lr;
-    case step: return base_lr * std::pow(gamma, float(epoch / step_size));
+    case constant:
+      return base_lr;
+    case step:
+      return base_lr * std::pow(gamma, float(epoch / step_size));
     case cosine: {
       const double t = epochs > 1 ? double(epoch) / double(epochs) : 0.0;
       return float(min_lr + 0.5 * (base_lr - min_lr) * (1.0 + std::cos(3.14159265358979323846 * t)));

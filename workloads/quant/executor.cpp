@@ -69,6 +69,26 @@ std::int32_t argmax(const std::int32_t* values, int count) {
   return best;
 }
 
+// The byte-wise kernel over rows [0, m), split into row ranges over nt threads when that pays.
+void run_quad(int m, const std::uint8_t* a, int lda, const kernels::PackedQuadWeights& w,
+              const kernels::QuadEpilogue& epilogue, int nt) {
+  const double macs = double(m) * w.k() * w.n();
+  if (nt <= 1 || macs < kMinParallelMacs || m < 8 || omp_in_parallel()) {
+    kernels::gemm_u7s8_fused(m, a, lda, w, epilogue);
+    return;
+  }
+#pragma omp parallel num_threads(nt)
+  {
+    const int t = omp_get_thread_num(), threads = omp_get_num_threads();
+    const int begin = int(static_cast<long long>(m) * t / threads),
+              end = int(static_cast<long long>(m) * (t + 1) / threads);
+    kernels::QuadEpilogue part = epilogue;
+    if (part.c) part.c += std::ptrdiff_t(begin) * part.ldc;
+    if (part.codes) part.codes += std::ptrdiff_t(begin) * part.ldcodes;
+    kernels::gemm_u7s8_fused(end - begin, a + std::ptrdiff_t(begin) * lda, lda, w, part);
+  }
+}
+
 }  // namespace
 
 std::int64_t accumulator_bound(const QLayer& layer) {
@@ -109,6 +129,10 @@ QuantizedExecutor::QuantizedExecutor(QuantizedNetwork net, ExecutorOptions optio
                         std::to_string(max_bias) + " + " + std::to_string(bound));
     LayerState& s = layers_[i];
     s.activation_k = l.multiplier.is_exact() ? 32 : l.multiplier.transform_k();
+    // Dense layers whose (transformed) activations never exceed 127, faulty reads included (an unsigned
+    // code's sign bit is not stored), run on the byte-wise kernel with the fused epilogue.
+    s.quad = l.kind == QOpKind::dense &&
+             max_transformed(std::uint32_t(l.input_format.max_code()), s.activation_k) <= kernels::kMaxQuadActivation;
     s.stored = l.weights;
     prepare_weights(i);
   }
@@ -139,7 +163,10 @@ void QuantizedExecutor::prepare_weights(std::size_t layer) {
     if (t != saturated) s.overflow.push_back({std::uint32_t(i), t - saturated});
   }
   const int k = int(fan_in(l));
-  s.packed = kernels::PackedWeightsS8(kernels::Trans::yes, k, l.out_c, packable.data(), k);
+  if (s.quad)
+    s.quad_packed = kernels::PackedQuadWeights(k, l.out_c, packable.data(), k);
+  else
+    s.packed = kernels::PackedWeightsS8(kernels::Trans::yes, k, l.out_c, packable.data(), k);
 }
 
 void QuantizedExecutor::set_faults(const FaultInjection& faults) {
@@ -181,12 +208,14 @@ void QuantizedExecutor::set_faults(const FaultInjection& faults) {
   activation_totals_ = {};
   trial_ = 0;
   trial_ready_ = false;
+  corrections_layer_ = SIZE_MAX;
 }
 
 void QuantizedExecutor::begin_trial(std::uint64_t trial) {
   if (trial_ready_ && trial == trial_) return;
   trial_ = trial;
   trial_ready_ = true;
+  corrections_layer_ = SIZE_MAX;
   if (faults_.weight_draw != WeightFaultDraw::per_trial) return;
   for (std::size_t i = 0; i < net_.layers.size(); ++i) {
     const QLayer& l = net_.layers[i];
@@ -348,7 +377,7 @@ void QuantizedExecutor::run_batches(std::size_t n, std::uint64_t first, std::int
 
 void QuantizedExecutor::run_chunk(std::uint8_t* codes, std::size_t n, std::uint64_t first, std::int32_t* logits,
                                   std::int32_t* predictions, Scratch& scratch, int nt, FaultStats& weight_stats,
-                                  FaultStats& activation_stats) const {
+                                  FaultStats& activation_stats, std::size_t first_layer) const {
   auto worth = [&](double work) { return nt > 1 && work >= kMinParallelWork; };
   const long long batch = static_cast<long long>(n);
   // Activation codes ping-pong between the two scratch buffers; `codes` is codes_a's storage.
@@ -362,7 +391,7 @@ void QuantizedExecutor::run_chunk(std::uint8_t* codes, std::size_t n, std::uint6
   }
   const kernels::GemmOptions gemm_options{kernels::Isa::automatic, nt};
 
-  for (std::size_t li = 0; li < net_.layers.size(); ++li) {
+  for (std::size_t li = first_layer; li < net_.layers.size(); ++li) {
     const QLayer& l = net_.layers[li];
     const LayerState& s = layers_[li];
     const std::size_t in_size = l.input_size(), out_size = l.output_size();
@@ -435,14 +464,45 @@ void QuantizedExecutor::run_chunk(std::uint8_t* codes, std::size_t n, std::uint6
         }
         a = columns;
       }
+      const bool per_inference = faults_.weight_draw == WeightFaultDraw::per_inference && s.weight_rate > 0.0;
+      const std::int32_t* bias = l.bias.empty() ? nullptr : l.bias.data();
+      if (s.quad && s.overflow.empty() && !per_inference &&
+          (l.is_output || (l.accumulator_shift() >= 1 && l.accumulator_shift() <= 31))) {
+        // Nothing to correct: bias and requantization happen in the GEMM's registers, and the uint8
+        // codes (or int32 logits) are written where the next layer reads them.
+        kernels::QuadEpilogue epilogue;
+        epilogue.bias = bias;
+        if (l.is_output) {
+          epilogue.c = out_logits;
+          epilogue.ldc = l.out_c;
+        } else {
+          epilogue.codes = next;
+          epilogue.ldcodes = l.out_c;
+          epilogue.shift = l.accumulator_shift();
+          epilogue.lo = l.relu ? std::max(0, l.output_format.min_code()) : l.output_format.min_code();
+          epilogue.hi = l.output_format.max_code();
+        }
+        run_quad(int(n), a, k, s.quad_packed, epilogue, nt);
+        if (!l.is_output) {
+          current_buffer = 1 - current_buffer;
+          current = next;
+        }
+        continue;
+      }
       scratch.accumulators.resize(std::max(scratch.accumulators.size(), rows * std::size_t(l.out_c)));
       std::int32_t* acc = scratch.accumulators.data();
-      kernels::GemmOptions gemm = gemm_options;
-      if (double(rows) * k * l.out_c < kMinParallelMacs) gemm.threads = 1;
-      kernels::gemm_u8s8s32(int(rows), a, k, s.packed, acc, l.out_c, gemm);
+      if (s.quad) {
+        kernels::QuadEpilogue epilogue;
+        epilogue.c = acc;
+        epilogue.ldc = l.out_c;
+        run_quad(int(rows), a, k, s.quad_packed, epilogue, nt);
+      } else {
+        kernels::GemmOptions gemm = gemm_options;
+        if (double(rows) * k * l.out_c < kMinParallelMacs) gemm.threads = 1;
+        kernels::gemm_u8s8s32(int(rows), a, k, s.packed, acc, l.out_c, gemm);
+      }
 
       // Sparse corrections: accumulators of input b += a_T * delta for every listed weight word.
-      const bool per_inference = faults_.weight_draw == WeightFaultDraw::per_inference && s.weight_rate > 0.0;
       if (per_inference) scratch.weight_stats.assign(n, FaultStats{});
       if (!s.overflow.empty() || per_inference) {
         // Sampling a fault costs roughly as much as 50 multiply-adds.
@@ -473,7 +533,6 @@ void QuantizedExecutor::run_chunk(std::uint8_t* codes, std::size_t n, std::uint6
 
       // Epilogue: bias, then requantize (hidden) or int32 logits (last layer); outputs in NCHW order.
       // |bias + acc| < 2^31 (checked at construction), so the sums stay int32 for requantize_batch.
-      const std::int32_t* bias = l.bias.empty() ? nullptr : l.bias.data();
       const bool parallel = worth(double(n) * out_size);
       std::int32_t* sums = acc;  // dense: acc rows are already NCHW
       if (positions > 1 && !l.is_output) {
@@ -541,6 +600,164 @@ EvalResult QuantizedExecutor::evaluate_codes(const std::uint8_t* codes, const st
                                              std::uint64_t trial) {
   return evaluate_with(labels, n, trial, [&](std::size_t first, std::size_t m, std::int32_t* predictions) {
     run_codes(codes + first * input_size(), m, first, nullptr, predictions);
+  });
+}
+
+namespace {
+// Index of the first dense/conv layer (flatten layers before it only reinterpret the input).
+std::size_t first_compute_layer(const QuantizedNetwork& net) {
+  for (std::size_t i = 0; i < net.layers.size(); ++i)
+    if (net.layers[i].kind != QOpKind::flatten) return i;
+  return net.layers.size();
+}
+}  // namespace
+
+std::shared_ptr<const QuantizedExecutor::PreparedSet> QuantizedExecutor::prepare_set(const std::uint8_t* codes,
+                                                                                     std::size_t n) {
+  auto set = std::make_shared<PreparedSet>();
+  const std::size_t in = input_size();
+  // run_codes validates the codes; its logits are not needed, but it checks every code once.
+  const std::int32_t max_code = net_.input_format.max_code();
+  for (std::size_t i = 0; i < n * in; ++i)
+    if (codes[i] > max_code)
+      throw_input_error("<input codes>", "input " + std::to_string(i / in) + ", feature " + std::to_string(i % in),
+                        "a code of " + net_.input_format.to_string() + " (0.." + std::to_string(max_code) + ")",
+                        std::to_string(codes[i]));
+  set->n = n;
+  set->codes.assign(codes, codes + n * in);
+  const std::size_t li = first_compute_layer(net_);
+  if (li >= net_.layers.size() || n == 0) return set;
+  const QLayer& l = net_.layers[li];
+  if (l.kind != QOpKind::dense || l.is_output) return set;
+  const LayerState& s = layers_[li];
+  const int k = int(fan_in(l));
+  // Fault-free sums of products Ds(clean w) * Ds(a): the GEMM on the saturated packed codes plus the
+  // words whose transform does not fit int8 (as prepare_weights does for any stored codes).
+  std::vector<std::int8_t> packable(l.weights.size());
+  std::vector<Correction> overflow;
+  for (std::size_t i = 0; i < l.weights.size(); ++i) {
+    const int t = l.multiplier.transform(l.weights[i]);
+    packable[i] = std::int8_t(std::clamp(t, -128, 127));
+    if (t != packable[i]) overflow.push_back({std::uint32_t(i), t - packable[i]});
+  }
+  std::vector<std::uint8_t> transformed(set->codes);
+  if (s.activation_k < 32) drum_transform_batch(std::span<std::uint8_t>(transformed), s.activation_k);
+  std::vector<std::int32_t> sums(n * std::size_t(l.out_c));
+  const kernels::PackedWeightsS8 packed(kernels::Trans::yes, k, l.out_c, packable.data(), k);
+  kernels::gemm_u8s8s32(int(n), transformed.data(), k, packed, sums.data(), l.out_c);
+  for (const Correction& c : overflow) {
+    const std::size_t o = c.index / std::uint32_t(k), j = c.index % std::uint32_t(k);
+    for (std::size_t b = 0; b < n; ++b)
+      sums[b * l.out_c + o] =
+          std::int32_t(std::int64_t(sums[b * l.out_c + o]) + std::int64_t(transformed[b * k + j]) * c.delta);
+  }
+  set->stride = (n + 63) / 64 * 64;
+  set->features.assign(set->stride * std::size_t(k), 0);
+  set->clean_sums.resize(n * std::size_t(l.out_c));
+  for (std::size_t b = 0; b < n; ++b) {
+    for (int j = 0; j < k; ++j) set->features[std::size_t(j) * set->stride + b] = transformed[b * k + std::size_t(j)];
+    for (int o = 0; o < l.out_c; ++o) set->clean_sums[std::size_t(o) * n + b] = sums[b * l.out_c + std::size_t(o)];
+  }
+  set->layer = li;
+  return set;
+}
+
+bool QuantizedExecutor::uses_prepared_shortcut(const PreparedSet& set) const {
+  if (set.layer == SIZE_MAX) return false;
+  const LayerState& s = layers_[set.layer];
+  return s.activation_rate <= 0.0 && !(faults_.weight_draw == WeightFaultDraw::per_inference && s.weight_rate > 0.0);
+}
+
+void QuantizedExecutor::collect_corrections(std::size_t layer) {
+  if (corrections_layer_ == layer) return;
+  const QLayer& l = net_.layers[layer];
+  const LayerState& s = layers_[layer];
+  const std::size_t k = fan_in(l);
+  correction_row_begin_.assign(std::size_t(l.out_c) + 1, 0);
+  correction_features_.clear();
+  correction_deltas_.clear();
+  for (int o = 0; o < l.out_c; ++o) {
+    correction_row_begin_[std::size_t(o)] = std::uint32_t(correction_features_.size());
+    if (s.faulty) {
+      const std::int8_t* stored = s.stored.data() + std::size_t(o) * k;
+      const std::int8_t* clean = l.weights.data() + std::size_t(o) * k;
+      for (std::size_t j = 0; j < k; ++j)
+        if (stored[j] != clean[j]) {  // all flips of one word in one correction
+          correction_features_.push_back(std::uint32_t(j));
+          correction_deltas_.push_back(l.multiplier.transform(stored[j]) - l.multiplier.transform(clean[j]));
+        }
+    }
+  }
+  correction_row_begin_[std::size_t(l.out_c)] = std::uint32_t(correction_features_.size());
+  corrections_layer_ = layer;
+}
+
+void QuantizedExecutor::run_prepared(const PreparedSet& set, std::size_t first, std::size_t count, std::int32_t* logits,
+                                     std::int32_t* predictions) {
+  if (first > set.n || count > set.n - first)
+    throw std::out_of_range("QuantizedExecutor::run_prepared: inputs [" + std::to_string(first) + ", " +
+                            std::to_string(first + count) + ") outside the set of " + std::to_string(set.n));
+  if (count == 0) return;
+  if (!trial_ready_) begin_trial(trial_);
+  if (!uses_prepared_shortcut(set)) {
+    run_codes(set.codes.data() + first * input_size(), count, first, logits, predictions);
+    return;
+  }
+  const std::size_t li = set.layer;
+  const QLayer& l = net_.layers[li];
+  collect_corrections(li);
+  // Fixed chunks (never depending on the thread count); each input is computed alone anyway.
+  constexpr std::size_t kChunk = 256;
+  const std::size_t chunks = (count + kChunk - 1) / kChunk;
+  const int nt = threads();
+  if (scratch_.size() < std::size_t(nt)) scratch_.resize(std::size_t(nt));
+  std::vector<FaultStats> weight_stats(chunks), activation_stats(chunks);
+  const std::size_t out = std::size_t(l.out_c);
+  const int shift = l.accumulator_shift();
+#pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1 && chunks > 1)
+  for (long long c = 0; c < static_cast<long long>(chunks); ++c) {
+    Scratch& scratch = scratch_[std::size_t(omp_get_thread_num())];
+    const std::size_t begin = first + std::size_t(c) * kChunk, m = std::min(kChunk, first + count - begin);
+    scratch.prepared_sums.resize(std::max(scratch.prepared_sums.size(), out * kChunk));
+    scratch.sums.resize(std::max(scratch.sums.size(), out * kChunk));
+    std::int32_t* sums_t = scratch.prepared_sums.data();  // out x m
+    for (std::size_t o = 0; o < out; ++o) {
+      const std::uint32_t e0 = correction_row_begin_[o], e1 = correction_row_begin_[o + 1];
+      if (e0 == e1) continue;  // no faulty word feeds this output: its clean sums are read directly below
+      kernels::add_scaled_rows(int(m), int(e1 - e0), correction_deltas_.data() + e0, correction_features_.data() + e0,
+                               set.features.data() + begin, std::ptrdiff_t(set.stride),
+                               set.clean_sums.data() + o * set.n + begin, sums_t + o * m);
+    }
+    // Bias, back to input-major order, then requantization into the next layer's input codes.
+    std::int32_t* sums = scratch.sums.data();
+    constexpr std::size_t kTile = 16;  // transpose in tiles that stay in L1
+    for (std::size_t o0 = 0; o0 < out; o0 += kTile)
+      for (std::size_t b0 = 0; b0 < m; b0 += kTile)
+        for (std::size_t o = o0; o < std::min(out, o0 + kTile); ++o) {
+          const bool corrected = correction_row_begin_[o] != correction_row_begin_[o + 1];
+          const std::int32_t* column = corrected ? sums_t + o * m : set.clean_sums.data() + o * set.n + begin;
+          const std::uint32_t bias_o = std::uint32_t(l.bias.empty() ? 0 : l.bias[o]);
+          for (std::size_t b = b0; b < std::min(m, b0 + kTile); ++b)
+            sums[b * out + o] = std::int32_t(std::uint32_t(column[b]) + bias_o);
+        }
+    scratch.codes_a.resize(std::max(scratch.codes_a.size(), m * out));
+    requantize_batch(std::span<const std::int32_t>(sums, m * out), shift, l.output_format, l.relu,
+                     std::span<std::uint8_t>(scratch.codes_a.data(), m * out));
+    const std::size_t local = begin - first;
+    run_chunk(scratch.codes_a.data(), m, begin, logits ? logits + local * std::size_t(classes()) : nullptr,
+              predictions ? predictions + local : nullptr, scratch, 1, weight_stats[std::size_t(c)],
+              activation_stats[std::size_t(c)], li + 1);
+  }
+  for (std::size_t c = 0; c < chunks; ++c) {
+    weight_totals_ += weight_stats[c];
+    activation_totals_ += activation_stats[c];
+  }
+}
+
+EvalResult QuantizedExecutor::evaluate_prepared(const PreparedSet& set, const std::int32_t* labels,
+                                                std::uint64_t trial) {
+  return evaluate_with(labels, set.n, trial, [&](std::size_t first, std::size_t m, std::int32_t* predictions) {
+    run_prepared(set, first, m, nullptr, predictions);
   });
 }
 

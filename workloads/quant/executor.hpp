@@ -23,6 +23,7 @@
 // Threads: OpenMP over samples and inside the GEMM; every result is independent of the thread count.
 #pragma once
 
+#include <climits>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -31,6 +32,7 @@
 #include "models/fault_channel.hpp"
 #include "models/quantized_network.hpp"
 #include "workloads/kernels/gemm.hpp"
+#include "workloads/kernels/gemm_u8s8s32.hpp"
 #include "workloads/quant/fault_injection.hpp"
 
 namespace axsim::quant {
@@ -90,6 +92,33 @@ class QuantizedExecutor {
   // n x input_size() features -> codes of the network's input format (what run() does per chunk).
   std::vector<std::uint8_t> quantize_inputs(const float* features, std::size_t n) const;
 
+  // ---- many trials over one fixed input set (Monte Carlo) ----
+  // The first dense layer's input does not depend on weight faults, so prepare_set computes its
+  // fault-free sums of products for the whole set once (and keeps the inputs feature-major); a trial
+  // then adds only the products of its faulty words: for every word whose stored value differs from
+  // the network's, (Ds(read) - Ds(clean)) * (that feature over all inputs), a vectorized AXPY. The
+  // later layers run as usual (their inputs changed). Results are bit-identical to evaluate_codes /
+  // run_codes with the same trial, for any thread count. When the shortcut does not apply (activation
+  // faults or per_inference weight faults on that layer, a conv first layer, a one-layer network) the
+  // prepared set is evaluated the plain way.
+  struct PreparedSet {
+    std::size_t n = 0;
+    std::vector<std::uint8_t> codes;       // n x input_size(): the inputs
+    std::size_t layer = SIZE_MAX;          // the cached layer (SIZE_MAX: none)
+    std::size_t stride = 0;                // row length of `features` (n rounded up to whole cache lines)
+    std::vector<std::uint8_t> features;    // input_size() x stride: Ds(codes), feature-major
+    std::vector<std::int32_t> clean_sums;  // out_c x n: fault-free sums of products (bias excluded)
+  };
+  // codes: n x input_size() codes of the network's input format (InputError otherwise).
+  std::shared_ptr<const PreparedSet> prepare_set(const std::uint8_t* codes, std::size_t n);
+  // Whether evaluating `set` now takes the shortcut (depends on the faults set).
+  bool uses_prepared_shortcut(const PreparedSet& set) const;
+  // Inputs [first, first + count) of the set with this trial's faults (begin_trial first).
+  void run_prepared(const PreparedSet& set, std::size_t first, std::size_t count, std::int32_t* logits,
+                    std::int32_t* predictions);
+  // begin_trial(trial), then the whole set against labels (set.n of them).
+  EvalResult evaluate_prepared(const PreparedSet& set, const std::int32_t* labels, std::uint64_t trial);
+
   // ---- the fault draws run() uses, exposed for tests and cross-checks ----
   // This trial's stored weight codes of layer `layer` (faulty for per_trial faults).
   std::span<const std::int8_t> stored_weights(std::size_t layer) const;
@@ -110,16 +139,18 @@ class QuantizedExecutor {
   };
   struct LayerState {
     double weight_rate = 0.0, activation_rate = 0.0;
-    int activation_k = 32;                  // DRUM k for activation codes (32: exact)
-    std::vector<std::int8_t> stored;        // this trial's stored weight codes
-    std::vector<std::int16_t> transformed;  // Ds(stored)
-    kernels::PackedWeightsS8 packed;        // Ds(stored) saturated to int8
-    std::vector<Correction> overflow;       // Ds(stored) - packed, where it does not fit int8
-    bool faulty = false;                    // stored differs from the network's codes
+    int activation_k = 32;                   // DRUM k for activation codes (32: exact)
+    std::vector<std::int8_t> stored;         // this trial's stored weight codes
+    std::vector<std::int16_t> transformed;   // Ds(stored)
+    bool quad = false;                       // byte-wise kernel (activations <= 127) instead of `packed`
+    kernels::PackedWeightsS8 packed;         // Ds(stored) saturated to int8 (int16 kernel)
+    kernels::PackedQuadWeights quad_packed;  // the same for the byte-wise kernel
+    std::vector<Correction> overflow;        // Ds(stored) - packed, where it does not fit int8
+    bool faulty = false;                     // stored differs from the network's codes
   };
   struct Scratch {  // buffers reused across chunks (no allocation in steady state)
     std::vector<std::uint8_t> codes_a, codes_b, columns;
-    std::vector<std::int32_t> accumulators, sums, logits;
+    std::vector<std::int32_t> accumulators, sums, logits, prepared_sums;
     std::vector<FaultStats> weight_stats, activation_stats;  // per sample, summed in order
   };
 
@@ -129,9 +160,12 @@ class QuantizedExecutor {
   void run_batches(std::size_t n, std::uint64_t first, std::int32_t* logits, std::int32_t* predictions,
                    FillCodes&& fill_codes);
   // One chunk on the calling thread, with up to nt threads inside its layers; adds its fault counts.
+  // Starts at layer first_layer (its input codes in `codes`, which is scratch.codes_a's storage).
   void run_chunk(std::uint8_t* codes, std::size_t n, std::uint64_t first, std::int32_t* logits,
                  std::int32_t* predictions, Scratch& scratch, int nt, FaultStats& weight_stats,
-                 FaultStats& activation_stats) const;
+                 FaultStats& activation_stats, std::size_t first_layer = 0) const;
+  // The corrections of this trial's faulty words of layer `layer`, grouped by output (CSR).
+  void collect_corrections(std::size_t layer);
   int threads() const;
   template <class Run>
   EvalResult evaluate_with(const std::int32_t* labels, std::size_t n, std::uint64_t trial, Run&& run_some);
@@ -145,6 +179,11 @@ class QuantizedExecutor {
   bool trial_ready_ = false;  // per_trial faults of trial_ are in place
   FaultStats weight_totals_, activation_totals_;
   std::vector<Scratch> scratch_;  // one per thread
+  // collect_corrections: for output o, entries [row_begin[o], row_begin[o+1]) of (feature, delta).
+  std::size_t corrections_layer_ = SIZE_MAX;
+  std::uint64_t corrections_trial_ = 0;
+  std::vector<std::uint32_t> correction_row_begin_, correction_features_;
+  std::vector<std::int32_t> correction_deltas_;
 };
 
 }  // namespace axsim::quant

@@ -144,9 +144,11 @@ McResult monte_carlo(const std::function<double(std::uint64_t trial)>& eval_one_
 McResult monte_carlo(QuantizedExecutor& executor, const float* features, const std::int32_t* labels, std::size_t n,
                      McOptions options) {
   options.fault_free = !executor.has_fault_source();
-  const std::vector<std::uint8_t> codes = executor.quantize_inputs(features, n);  // once, not every trial
-  return monte_carlo(
-      [&](std::uint64_t trial) { return executor.evaluate_codes(codes.data(), labels, n, trial).accuracy(); }, options);
+  // Quantized once, and the first layer's fault-free sums computed once: a trial adds only its faults.
+  const std::vector<std::uint8_t> codes = executor.quantize_inputs(features, n);
+  const auto set = executor.prepare_set(codes.data(), n);
+  return monte_carlo([&](std::uint64_t trial) { return executor.evaluate_prepared(*set, labels, trial).accuracy(); },
+                     options);
 }
 
 McResult monte_carlo(FloatEvaluator& evaluator, const float* features, const std::int32_t* labels, std::size_t n,

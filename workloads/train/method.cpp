@@ -4,6 +4,8 @@
 #include <utility>
 
 #include "core/error.hpp"
+#include "workloads/train/methods/axtrain.hpp"
+#include "workloads/train/methods/analog_noise.hpp"
 #include "workloads/train/methods/erasure.hpp"
 #include "workloads/train/methods/lanmax.hpp"
 #include "workloads/train/methods/uniform_noise.hpp"
@@ -31,6 +33,10 @@ const std::vector<std::pair<std::string, Factory>>& registry() {
       {"uniform_noise", make_uniform_noise},
       {"erasure", make_erasure},
       {"lanmax", make_lanmax},
+      {"analog", make_analog},
+      {"axtrain_act", make_axtrain_act},
+      {"axtrain_pas", make_axtrain_pas},
+      {"axtrain", make_axtrain},
   };
   return methods;
 }

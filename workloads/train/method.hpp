@@ -25,6 +25,10 @@ struct BatchContext {
   int batch_in_epoch = 0;
   int batches_per_epoch = 0;
   float lr = 0.0f;
+  // The mini-batch of this step (set by the trainer before before_batch; null outside the training
+  // loop). AxTrain-act reruns it through the R-operator engine.
+  const nn::Tensor* inputs = nullptr;
+  const std::int32_t* labels = nullptr;
 };
 
 class TrainingMethod {

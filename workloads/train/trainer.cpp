@@ -98,7 +98,8 @@ Trainer::Trainer(TrainConfig config) : cfg_(std::move(config)) {
     throw_input_error(cfg_.test_data, "", "test samples shaped like the training samples",
                       std::to_string(test_.feature_count()) + " features vs " + std::to_string(train_.feature_count()));
   const int classes = std::max(train_.num_classes, test_.num_classes);
-  net_ = std::make_unique<nn::Network>(nn::parse_network(cfg_.root.child("network"), to_shape(train_.sample_shape), classes));
+  net_ = std::make_unique<nn::Network>(
+      nn::parse_network(cfg_.root.child("network"), to_shape(train_.sample_shape), classes));
   net_->initialize(cfg_.seed);
   const ConfigNode opt = cfg_.root.child("training").child("optimizer");
   opt_ = nn::make_optimizer(opt);
@@ -176,10 +177,14 @@ double Trainer::evaluate(const Dataset& data) {
 
 void Trainer::save_checkpoint(const std::string& path, int epochs_done, std::uint64_t step) {
   artifact::SafetensorsWriter w;
-  for (auto* p : net_->parameters()) w.add("param/" + p->name, {std::int64_t(p->value.size())}, std::span<const float>(p->value.vec()));
-  for (auto& [name, t] : net_->buffers()) w.add("buffer/" + name, {std::int64_t(t->size())}, std::span<const float>(t->vec()));
-  for (auto& [name, v] : opt_->state()) w.add("optimizer/" + name, {std::int64_t(v->size())}, std::span<const float>(*v));
-  for (auto& [name, v] : method_->state()) w.add("method/" + name, {std::int64_t(v->size())}, std::span<const float>(*v));
+  for (auto* p : net_->parameters())
+    w.add("param/" + p->name, {std::int64_t(p->value.size())}, std::span<const float>(p->value.vec()));
+  for (auto& [name, t] : net_->buffers())
+    w.add("buffer/" + name, {std::int64_t(t->size())}, std::span<const float>(t->vec()));
+  for (auto& [name, v] : opt_->state())
+    w.add("optimizer/" + name, {std::int64_t(v->size())}, std::span<const float>(*v));
+  for (auto& [name, v] : method_->state())
+    w.add("method/" + name, {std::int64_t(v->size())}, std::span<const float>(*v));
   nlohmann::json hist = nlohmann::json::array();
   for (const auto& e : history_) hist.push_back(epoch_json(e));
   w.set_metadata("axsim.checkpoint.epochs_done", std::to_string(epochs_done));
@@ -274,6 +279,7 @@ bool Trainer::run(const std::string& out_dir, bool resume, const ProgressFn& pro
       gather_batch(order, std::size_t(b) * std::size_t(cfg_.batch_size), bn, epoch);
       bctx.step = step;
       bctx.batch_in_epoch = b;
+      bctx.inputs = &batch_x_, bctx.labels = batch_y_.data();  // for methods that rerun the batch (AxTrain-act)
       if (cfg_.binary_connect) binarize_weights();
       method_->before_batch(*net_, bctx);
       nn::ForwardContext fctx{true, cfg_.seed, step, 0};
@@ -315,6 +321,7 @@ bool Trainer::run(const std::string& out_dir, bool resume, const ProgressFn& pro
   info.training = train_json();
   info.hardware = method_->hardware_assignment(*net_);
   info.feature_scaling = train_.feature_scaling;
+  info.calibration = &train_;  // the artifact stores the quantized network, calibrated on training data
   artifact::save_trained_model((fs::path(out_dir) / "model.safetensors").string(), *net_, info);
   write_file_atomic((fs::path(out_dir) / "train.json").string(), train_json().dump(2) + "\n");
   return true;

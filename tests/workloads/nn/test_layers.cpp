@@ -2,6 +2,7 @@
 // output: L = sum(r * y). Checks dL/dx and dL/dparams. Computed in float, so tolerances are loose
 // enough for rounding but far below the size of any real bug (wrong index, missing term).
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <functional>
@@ -149,7 +150,8 @@ TEST(Loss, SoftmaxCrossEntropyGradientAndValue) {
 }
 
 TEST(Network, ShapesMustChainWithClearErrors) {
-  auto cfg = ConfigNode::parse("layers:\n  - {type: conv2d, out: 4, kernel: 3}\n  - {type: dense, out: 10}\n", "net.yaml");
+  auto cfg =
+      ConfigNode::parse("layers:\n  - {type: conv2d, out: 4, kernel: 3}\n  - {type: dense, out: 10}\n", "net.yaml");
   try {
     parse_network(cfg, {1, 8, 8}, 10);
     FAIL() << "expected an error";
@@ -181,4 +183,71 @@ TEST(Network, PresetsBuildAndRoundTripThroughJson) {
   Network net(lenet);
   EXPECT_EQ(net.parameter_count(), 61706u);  // the classic LeNet-5 parameter count on 28x28 with padding 2
   EXPECT_EQ(net.weight_layers().size(), 5u);
+}
+
+TEST(LayerGradients, Conv2dSingleChannelPaddedOddBatch) {
+  // LeNet's conv1 shape (1 input channel, 5x5, padding 2) with a batch that is not a whole number of
+  // the backward pass's image chunks, so the last partial chunk's dW and db are checked too.
+  Conv2d c("conv1", 1, 3, 5, 1, 2);
+  check_layer(c, {5, 1, 7, 7});
+}
+
+// Network-level gradients against finite differences of the loss: checks that a flatten read in
+// place (no copy) and a first trainable layer without an input gradient still give every parameter
+// its exact gradient.
+TEST(Network, GradientsMatchFiniteDifferencesThroughFlatten) {
+  const auto spec = parse_network(ConfigNode::parse("layers:\n  - {type: conv2d, out: 2, kernel: 3, padding: 1}\n"
+                                                    "  - {type: relu}\n  - {type: maxpool, kernel: 2}\n"
+                                                    "  - {type: flatten}\n  - {type: dense, out: 3}\n",
+                                                    "net.yaml"),
+                                  {1, 4, 4}, 3);
+  Network net(spec);
+  net.initialize(5);
+  Tensor x({3, 1, 4, 4});
+  fill_random(x, 6);
+  const std::int32_t labels[3] = {0, 2, 1};
+  Tensor dl;
+  const ForwardContext ctx{true, 1, 0, 0};
+  auto loss = [&]() {
+    Tensor d;
+    return softmax_cross_entropy(net.forward(x, ctx), labels, d).loss;
+  };
+  EXPECT_EQ(net.forward(x, ctx).shape(), (Shape{3, 3}));
+  softmax_cross_entropy(net.forward(x, ctx), labels, dl);
+  net.backward(dl);
+  for (Parameter* p : net.parameters()) {
+    const Tensor analytic = p->grad;
+    for (std::size_t i = 0; i < p->value.size(); ++i) {
+      const float keep = p->value[i];
+      p->value[i] = keep + 1e-3f;
+      const double up = loss();
+      p->value[i] = keep - 1e-3f;
+      const double dn = loss();
+      p->value[i] = keep;
+      EXPECT_NEAR((up - dn) / 2e-3, analytic[i], 5e-3) << p->name << "[" << i << "]";
+    }
+  }
+}
+
+// Convolution gradients are summed over fixed image chunks and images run on any thread, so one and
+// two threads give bit-identical parameter gradients.
+TEST(Network, LeNetGradientsDoNotDependOnThreadCount) {
+  const auto spec = parse_network(ConfigNode::parse("preset: lenet5\n", "n.yaml"), {1, 28, 28}, 10);
+  std::vector<std::vector<float>> grads[2];
+  const int saved_threads = omp_get_max_threads();
+  for (int threads : {1, 2}) {
+    omp_set_num_threads(threads);
+    Network net(spec);
+    net.initialize(3);
+    Tensor x({9, 1, 28, 28});
+    fill_random(x, 8);
+    const std::int32_t labels[9] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
+    Tensor dl;
+    softmax_cross_entropy(net.forward(x, ForwardContext{true, 1, 0, 0}), labels, dl);
+    net.backward(dl);
+    for (Parameter* p : net.parameters()) grads[threads - 1].push_back(p->grad.vec());
+  }
+  omp_set_num_threads(saved_threads);
+  ASSERT_EQ(grads[0].size(), grads[1].size());
+  for (std::size_t i = 0; i < grads[0].size(); ++i) EXPECT_EQ(grads[0][i], grads[1][i]) << "parameter " << i;
 }
