@@ -107,4 +107,14 @@ Dataset load_dataset(const std::string& spec, const DataOptions& options) {
   return load_dataset(parse_data_spec(spec), options);
 }
 
+Dataset load_dataset_prefix(const std::string& spec, std::size_t limit) {
+  Dataset d = load_dataset(spec);
+  if (limit > 0 && limit < d.size) {
+    d.features.resize(limit * d.feature_count());
+    d.labels.resize(limit);
+    d.size = limit;
+  }
+  return d;
+}
+
 }  // namespace axsim

@@ -33,5 +33,7 @@ DataSpec parse_data_spec(const std::string& spec);
 
 Dataset load_dataset(const DataSpec& spec, const DataOptions& options = {});
 Dataset load_dataset(const std::string& spec, const DataOptions& options = {});
+// The first `limit` samples of a dataset spec (all of them when limit is 0 or beyond the size).
+Dataset load_dataset_prefix(const std::string& spec, std::size_t limit);
 
 }  // namespace axsim

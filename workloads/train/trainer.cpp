@@ -63,16 +63,6 @@ std::string resumable_config_text(const ConfigNode& root) {
   return to_yaml_text(copy);
 }
 
-Dataset load_limited(const std::string& spec, std::size_t limit) {
-  Dataset d = load_dataset(spec);
-  if (limit > 0 && limit < d.size) {
-    d.features.resize(limit * d.feature_count());
-    d.labels.resize(limit);
-    d.size = limit;
-  }
-  return d;
-}
-
 nn::Shape to_shape(const std::vector<std::size_t>& s) { return nn::Shape(s.begin(), s.end()); }
 
 // One train.json epoch record (also the checkpoint's history): the method's fields plus the loop's.
@@ -92,8 +82,8 @@ nlohmann::json epoch_json(const EpochRecord& e) {
 
 Trainer::Trainer(TrainConfig config) : cfg_(std::move(config)) {
   if (cfg_.threads > 0) omp_set_num_threads(cfg_.threads);
-  train_ = load_limited(cfg_.train_data, cfg_.limit_train);
-  test_ = load_limited(cfg_.test_data, cfg_.limit_test);
+  train_ = load_dataset_prefix(cfg_.train_data, cfg_.limit_train);
+  test_ = load_dataset_prefix(cfg_.test_data, cfg_.limit_test);
   if (train_.sample_shape != test_.sample_shape)
     throw_input_error(cfg_.test_data, "", "test samples shaped like the training samples",
                       std::to_string(test_.feature_count()) + " features vs " + std::to_string(train_.feature_count()));

@@ -21,16 +21,6 @@ nn::Parameter& weight_of(nn::Layer* layer) {
   throw std::logic_error("analog layer " + layer->name() + " has no weight");
 }
 
-Dataset load_first(const std::string& spec, std::size_t limit) {
-  Dataset d = load_dataset(spec);
-  if (limit > 0 && limit < d.size) {
-    d.features.resize(limit * d.feature_count());
-    d.labels.resize(limit);
-    d.size = limit;
-  }
-  return d;
-}
-
 void fill_batch(const Dataset& d, std::size_t first, std::size_t n, nn::Tensor& x) {
   nn::Shape shape{int(n)};
   for (auto s : d.sample_shape) shape.push_back(int(s));
@@ -284,14 +274,14 @@ AnalogEvalPlan parse_analog_evaluation(const ConfigNode& node) {
 
 nlohmann::json run_analog_evaluation(const AnalogEvalPlan& plan, nn::Network& net, AnalogNoiseTraining& method) {
   const auto t0 = std::chrono::steady_clock::now();
-  const Dataset data = load_first(plan.data, plan.limit);
+  const Dataset data = load_dataset_prefix(plan.data, plan.limit);
   Dataset calibration;
   AnalogEvalOptions opt;
   opt.seed = plan.seed;
   opt.batch = plan.batch;
   opt.programming_noise = plan.programming_noise;
   if (!plan.calibration_data.empty()) {
-    calibration = load_first(plan.calibration_data, plan.calibration_batches * plan.calibration_batch);
+    calibration = load_dataset_prefix(plan.calibration_data, plan.calibration_batches * plan.calibration_batch);
     opt.calibration = &calibration;
     opt.bn_recalibration_batches = int(plan.calibration_batches);
     opt.bn_recalibration_batch = int(plan.calibration_batch);
@@ -338,7 +328,7 @@ nlohmann::json run_analog_evaluation(const AnalogEvalPlan& plan, nn::Network& ne
         {"i_max_na", plan.sensitivity_i_max_na}, {"all_layers", to_json(whole, names)}, {"layers", rows}};
   }
   if (plan.assignment) {
-    const Dataset search_data = load_first(plan.assignment_data, plan.assignment_limit);
+    const Dataset search_data = load_dataset_prefix(plan.assignment_data, plan.assignment_limit);
     AnalogEvalOptions sopt = opt;
     sopt.mc.min_trials = sopt.mc.max_trials = plan.assignment_trials;
     sopt.mc.ci_half_width = 0.0;
