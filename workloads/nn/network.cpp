@@ -238,10 +238,19 @@ LayerSpec layer_from_json(const nlohmann::json& j, const std::string& origin) {
   LayerSpec s;
   s.type = j["type"];
   s.name = j.value("name", "");
-  s.out = j.value("out", 0);
-  s.kernel = j.value("kernel", 0);
-  s.stride = j.value("stride", 0);
-  s.padding = j.value("padding", 0);
+  // Artifacts come from other people's tools: every size is range-checked before anything is allocated.
+  auto bounded = [&](const char* key, long long lo, long long hi) -> int {
+    if (!j.contains(key)) return 0;
+    const auto& v = j[key];
+    if (!v.is_number_integer() || v.get<long long>() < lo || v.get<long long>() > hi)
+      throw_input_error(origin, "network definition, layer '" + s.name + "' key '" + key + "'",
+                        "an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "]", v.dump());
+    return int(v.get<long long>());
+  };
+  s.out = bounded("out", 1, 1 << 20);
+  s.kernel = bounded("kernel", 1, 64);
+  s.stride = bounded("stride", 1, 64);
+  s.padding = bounded("padding", 0, 64);
   s.bias = j.value("bias", true);
   s.p = j.value("p", 0.0);
   if (j.contains("body"))
@@ -289,6 +298,16 @@ NetworkSpec network_spec_from_json(const nlohmann::json& j, const std::string& o
     s.name = j.at("name").get<std::string>();
     s.input = j.at("input").get<Shape>();
     s.classes = j.at("classes").get<int>();
+    long long input_elements = 1;
+    for (int d : s.input) {
+      if (d < 1 || d > (1 << 16))
+        throw_input_error(origin, "network definition, input", "dimensions in [1, 65536]", j.at("input").dump());
+      input_elements *= d;
+    }
+    if (s.input.empty() || input_elements > (1LL << 26))
+      throw_input_error(origin, "network definition, input", "1 to 2^26 elements per sample", j.at("input").dump());
+    if (s.classes < 1 || s.classes > (1 << 20))
+      throw_input_error(origin, "network definition, classes", "a class count in [1, 2^20]", std::to_string(s.classes));
     for (const auto& l : j.at("layers")) s.layers.push_back(layer_from_json(l, origin));
     return s;
   } catch (const nlohmann::json::exception& e) {
