@@ -591,6 +591,27 @@ void render_train_run(std::ostringstream& o, const Page& page, std::size_t run_i
   }
 }
 
+// A sweep point's run directory (DIR/points/<id>/sim, beside point.json) is labelled by the point and its swept
+// parameters ("p001 layers={...}") rather than by the directory name "sim", which every point shares.
+std::string sweep_point_label(const fs::path& dir) {
+  const fs::path point_file = fs::absolute(dir).lexically_normal().parent_path() / "point.json";
+  std::ifstream in(point_file);
+  if (!in) return "";
+  const json point = json::parse(in, nullptr, /*allow_exceptions=*/false);
+  if (!point.is_object() || !point.contains("result") || !point["result"].is_object()) return "";
+  const json& result = point["result"];
+  std::string label = result.value("point", "");
+  if (label.empty()) return "";
+  if (result.contains("params") && result["params"].is_object())
+    for (const auto& [key, value] : result["params"].items()) {
+      const std::string leaf = key.substr(key.rfind('.') == std::string::npos ? 0 : key.rfind('.') + 1);
+      std::string text = value.is_string() ? value.get<std::string>() : value.dump();
+      if (text.size() > 48) text = text.substr(0, 45) + "...";
+      label += " " + leaf + "=" + text;
+    }
+  return label;
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------------------
@@ -623,7 +644,8 @@ json build_report(const std::vector<fs::path>& run_dirs) {
       throw_input_error(results.string(), "", "results.json (axsim sim) or train.json (axsim train) in " + dir.string(),
                         "neither file", "did the run finish? a run directory is complete once results.json exists");
     json run;
-    std::string name = dir.filename().string();
+    std::string name = sweep_point_label(dir);
+    if (name.empty()) name = dir.filename().string();
     if (name.empty() || name == ".") name = fs::absolute(dir).lexically_normal().filename().string();
     if (name.empty()) name = dir.string();
     for (int k = 2; names.count(name); ++k) name = dir.filename().string() + " #" + std::to_string(k);
