@@ -8,7 +8,7 @@
 # One command, from the repository root:
 #   nice -n 10 configs/experiments/axtrain-fig6.sh            # -> docs/results/axtrain-fig6.md
 # Knobs (environment): AXSIM (binary, build/tools/axsim), THREADS (2), SEEDS ("1 2 3"), EPOCHS (10 per model),
-# ACT_EPOCHS (7: AxTrain = 7 act + 3 pas epochs), KS ("1 2 3 4"), RUNS (runs/axtrain-fig6), OUT.
+# ACT_EPOCHS (7: AxTrain = 7 act + 3 pas epochs), KS ("1 2 3 4"), RUNS (runs/axtrain-fig6-e<EPOCHS>-act<ACT_EPOCHS>), OUT.
 # Budget: every model trains EPOCHS epochs (BP, act and AxTrain see the same number of epochs). On this
 # 2-core machine under load, one seed takes ~10-20 min (act epochs cost ~3-4x a plain epoch).
 # Finished runs (model.safetensors present) are not retrained, so an interrupted script resumes.
@@ -19,7 +19,8 @@ SEEDS=${SEEDS:-"1 2 3"}
 EPOCHS=${EPOCHS:-10}
 ACT_EPOCHS=${ACT_EPOCHS:-7}
 KS=${KS:-"1 2 3 4"}
-RUNS=${RUNS:-runs/axtrain-fig6}
+# Finished runs are reused, so the directory names the settings that shape a trained model.
+RUNS=${RUNS:-runs/axtrain-fig6-e${EPOCHS}-act${ACT_EPOCHS}}
 OUT=${OUT:-docs/results/axtrain-fig6.md}
 DATA=mnist:data/mnist:test
 start=$(date +%s)

@@ -11,7 +11,7 @@
 # One command, from the repository root:
 #   nice -n 10 configs/experiments/axtrain-fig7.sh            # -> docs/results/axtrain-fig7.md
 # Knobs (environment): AXSIM (build/tools/axsim), THREADS (2), SEEDS ("1 2 3"), EPOCHS (10), ACT_EPOCHS (7),
-# TRIALS (50), VOLTS ("0.66 0.85"), RUNS (runs/axtrain-fig7), OUT.
+# TRIALS (50), VOLTS ("0.66 0.85"), RUNS (runs/axtrain-fig7-e<EPOCHS>-act<ACT_EPOCHS>), OUT.
 set -euo pipefail
 AXSIM=${AXSIM:-build/tools/axsim}
 THREADS=${THREADS:-2}  # OpenMP threads per run; use 1 on a loaded machine (2 threads oversubscribe badly)
@@ -20,7 +20,8 @@ EPOCHS=${EPOCHS:-10}
 ACT_EPOCHS=${ACT_EPOCHS:-7}
 TRIALS=${TRIALS:-50}
 VOLTS=${VOLTS:-"0.66 0.85"}
-RUNS=${RUNS:-runs/axtrain-fig7}
+# Finished runs are reused, so the directory names the settings that shape a trained model.
+RUNS=${RUNS:-runs/axtrain-fig7-e${EPOCHS}-act${ACT_EPOCHS}}
 OUT=${OUT:-docs/results/axtrain-fig7.md}
 DATA=mnist:data/mnist:test
 start=$(date +%s)
