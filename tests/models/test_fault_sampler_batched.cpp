@@ -159,7 +159,9 @@ TEST(BatchedSampler, SparseReadsDrawExactlyWhatCopyingReadsDraw) {
       EXPECT_EQ(s1.index(), s2.index()) << name;
       std::vector<std::int8_t> rebuilt = stored;
       for (std::size_t i = 0; i < changes.size(); ++i) {
-        if (i > 0) EXPECT_LT(changes[i - 1].word, changes[i].word);
+        if (i > 0) {
+          EXPECT_LT(changes[i - 1].word, changes[i].word);
+        }
         EXPECT_NE(std::int32_t(stored[changes[i].word]), changes[i].value);
         rebuilt[changes[i].word] = std::int8_t(changes[i].value);
       }

@@ -87,7 +87,9 @@ void expect_same_integers(const QuantizedNetwork& a, const QuantizedNetwork& b) 
     EXPECT_EQ(x.bias, y.bias) << x.name;
     EXPECT_EQ(x.weight_format, y.weight_format) << x.name;
     EXPECT_EQ(x.input_format, y.input_format) << x.name;
-    if (x.has_weights() && !x.is_output) EXPECT_EQ(x.output_format, y.output_format) << x.name;
+    if (x.has_weights() && !x.is_output) {
+      EXPECT_EQ(x.output_format, y.output_format) << x.name;
+    }
     EXPECT_EQ(x.relu, y.relu);
     EXPECT_EQ(x.is_output, y.is_output);
     EXPECT_EQ(x.multiplier, y.multiplier) << x.name;
@@ -113,7 +115,9 @@ TEST_F(DeployQuantized, MultipliersAreAppliedToTheStoredNetwork) {
   const DeployedNetwork d = load_deployed(path, test_, o);
   ASSERT_TRUE(d.stored);
   for (const QLayer& l : d.network.layers)
-    if (l.has_weights()) EXPECT_EQ(l.multiplier, l.name == "fc3" ? Multiplier::exact(8) : Multiplier::drum(4, 8));
+    if (l.has_weights()) {
+      EXPECT_EQ(l.multiplier, l.name == "fc3" ? Multiplier::exact(8) : Multiplier::drum(4, 8));
+    }
   o.layer_multipliers = {{"fc9", Multiplier::exact(8)}};
   EXPECT_THROW(load_deployed(path, test_, o), InputError);
 }
