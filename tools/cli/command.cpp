@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 
 namespace axsim::cli {
@@ -29,6 +30,14 @@ bool parse_options(const std::string& command, const std::string& usage, po::opt
     throw_input_error("<command line>", "axsim " + command, "valid options (see --help)", e.what());
   }
   return false;
+}
+
+void write_json_result(const nlohmann::json& result, const std::string& out) {
+  const std::string text = result.dump(2) + "\n";
+  if (out.empty())
+    std::cout << text;
+  else
+    write_file_atomic(out, text);
 }
 
 }  // namespace axsim::cli

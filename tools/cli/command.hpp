@@ -4,11 +4,12 @@
 #pragma once
 
 #include <boost/program_options.hpp>
-
-#include "core/config.hpp"
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "core/config.hpp"
 
 namespace axsim::cli {
 
@@ -39,5 +40,8 @@ bool parse_options(const std::string& command, const std::string& usage, po::opt
 
 // A YAML config with "-p key.path=value" overrides applied (the CLI convention of every command).
 ConfigNode load_config_with_overrides(const std::string& path, const std::vector<std::string>& overrides);
+
+// A command's JSON result: to stdout when `out` is empty, else written atomically to the file `out`.
+void write_json_result(const nlohmann::json& result, const std::string& out);
 
 }  // namespace axsim::cli

@@ -125,11 +125,7 @@ int cmd_eval(const std::vector<std::string>& args) {
   if (bar) bar->finish(fmt::format("acc {:.4f}", r.mean));
   j["faults"] = {{"channel", channel}, {"p", p}, {"p_act", p_act}, {"draw", draw}};
   j["result"] = mc_json(r);
-  const std::string text = j.dump(2) + "\n";
-  if (out.empty())
-    std::cout << text;
-  else
-    write_file_atomic(out, text);
+  write_json_result(j, out);
   return kOk;
 }
 

@@ -158,11 +158,7 @@ int cmd_sensitivity(const std::vector<std::string>& args) {
                    {"baseline", result_json(baseline)},
                    {"layers", layers}};
   std::cerr << table;
-  const std::string text = j.dump(2) + "\n";
-  if (out.empty())
-    std::cout << text;
-  else
-    write_file_atomic(out, text);
+  write_json_result(j, out);
   return kOk;
 }
 
