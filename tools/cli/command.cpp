@@ -1,5 +1,6 @@
 #include "tools/cli/command.hpp"
 
+#include <cmath>
 #include <iostream>
 
 #include "core/atomic_file.hpp"
@@ -38,6 +39,18 @@ void write_json_result(const nlohmann::json& result, const std::string& out) {
     std::cout << text;
   else
     write_file_atomic(out, text);
+}
+
+nlohmann::json mc_result_json(const quant::McResult& r) {
+  return {{"accuracy_mean", r.mean},
+          {"accuracy_std", r.std},
+          {"ci95_half_width", std::isfinite(r.half_width) ? nlohmann::json(r.half_width) : nlohmann::json(nullptr)},
+          {"confidence", r.confidence},
+          {"trials", r.trials},
+          {"per_trial_accuracy", r.accuracies},
+          {"deterministic", r.deterministic},
+          {"converged", r.converged},
+          {"stop_reason", r.stop_reason}};
 }
 
 }  // namespace axsim::cli

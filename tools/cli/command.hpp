@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "workloads/quant/monte_carlo.hpp"
 
 namespace axsim::cli {
 
@@ -40,6 +41,9 @@ bool parse_options(const std::string& command, const std::string& usage, po::opt
 
 // A YAML config with "-p key.path=value" overrides applied (the CLI convention of every command).
 ConfigNode load_config_with_overrides(const std::string& path, const std::vector<std::string>& overrides);
+
+// A Monte Carlo accuracy result as every command reports it (the CI is null when undefined).
+nlohmann::json mc_result_json(const quant::McResult& r);
 
 // A command's JSON result: to stdout when `out` is empty, else written atomically to the file `out`.
 void write_json_result(const nlohmann::json& result, const std::string& out);

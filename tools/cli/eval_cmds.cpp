@@ -23,18 +23,6 @@ namespace axsim::cli {
 
 namespace {
 
-nlohmann::json mc_json(const quant::McResult& r) {
-  return {{"accuracy_mean", r.mean},
-          {"accuracy_std", r.std},
-          {"ci95_half_width", std::isfinite(r.half_width) ? nlohmann::json(r.half_width) : nlohmann::json(nullptr)},
-          {"confidence", r.confidence},
-          {"trials", r.trials},
-          {"per_trial_accuracy", r.accuracies},
-          {"deterministic", r.deterministic},
-          {"converged", r.converged},
-          {"stop_reason", r.stop_reason}};
-}
-
 int cmd_eval(const std::vector<std::string>& args) {
   po::options_description o("options");
   std::string model, data_spec, out, multiplier = "exact", channel = "flip", act_channel, draw = "per_trial";
@@ -124,7 +112,7 @@ int cmd_eval(const std::vector<std::string>& args) {
   }
   if (bar) bar->finish(fmt::format("acc {:.4f}", r.mean));
   j["faults"] = {{"channel", channel}, {"p", p}, {"p_act", p_act}, {"draw", draw}};
-  j["result"] = mc_json(r);
+  j["result"] = mc_result_json(r);
   write_json_result(j, out);
   return kOk;
 }

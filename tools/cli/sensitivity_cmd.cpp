@@ -33,18 +33,6 @@ namespace {
 // Flip at p = 0.5: every stored bit uniformly random, i.e. uniformly random weight codes.
 constexpr double kRandomFlipRate = 0.5;
 
-nlohmann::json result_json(const quant::McResult& r) {
-  return {{"accuracy_mean", r.mean},
-          {"accuracy_std", r.std},
-          {"ci95_half_width", std::isfinite(r.half_width) ? nlohmann::json(r.half_width) : nlohmann::json(nullptr)},
-          {"confidence", r.confidence},
-          {"trials", r.trials},
-          {"per_trial_accuracy", r.accuracies},
-          {"deterministic", r.deterministic},
-          {"converged", r.converged},
-          {"stop_reason", r.stop_reason}};
-}
-
 std::string table_row(const std::string& layer, const std::string& weights, const quant::McResult& r, double baseline) {
   const std::string ci = std::isfinite(r.half_width) ? fmt::format("±{:.4f}", r.half_width) : std::string("n/a");
   return fmt::format("{:<16} {:>10} {:>9.4f} {:>9} {:>+9.4f}\n", layer, weights, r.mean, ci, r.mean - baseline);
@@ -140,7 +128,7 @@ int cmd_sensitivity(const std::vector<std::string>& args) {
     layers.push_back({{"layer", layer.name},
                       {"kind", layer.kind == QOpKind::conv2d ? "conv2d" : "dense"},
                       {"weights", layer.weights.size()},
-                      {"result", result_json(r)}});
+                      {"result", mc_result_json(r)}});
     table += table_row(layer.name, std::to_string(layer.weights.size()), r, baseline.mean);
     if (bar) bar->update(i + 2, fmt::format("{} {:.4f}", layer.name, r.mean));
   }
@@ -155,7 +143,7 @@ int cmd_sensitivity(const std::vector<std::string>& args) {
                    {"weight_bits", weight_bits},
                    {"activation_bits", act_bits},
                    {"faults", {{"channel", channel}, {"p", p}, {"random", random}, {"draw", "per_trial"}}},
-                   {"baseline", result_json(baseline)},
+                   {"baseline", mc_result_json(baseline)},
                    {"layers", layers}};
   std::cerr << table;
   write_json_result(j, out);
