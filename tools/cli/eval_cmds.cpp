@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <iostream>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "core/atomic_file.hpp"
@@ -23,13 +24,49 @@ namespace axsim::cli {
 
 namespace {
 
+// Per-layer weight fault rates: the artifact's `axsim.hardware` assignment (--p-from-model), then any
+// --layer-p NAME=P on top. Layer names are checked by the evaluators against the network.
+std::map<std::string, double> eval_layer_rates(const std::string& model, const std::vector<std::string>& args,
+                                               bool from_model) {
+  std::map<std::string, double> rates;
+  if (from_model) {
+    const nlohmann::json hw = artifact::load_trained_model(model).info.hardware;
+    for (const auto& [layer, entry] : hw.items()) {
+      if (!entry.is_object() || !entry.contains("p") || !entry["p"].is_number())
+        throw_input_error(model, "metadata axsim.hardware." + layer, "an object with a numeric 'p'", entry.dump());
+      rates[layer] = entry["p"].get<double>();
+    }
+    if (rates.empty())
+      throw_input_error(model, "metadata axsim.hardware", "per-layer fault rates (--p-from-model)",
+                        "none: the model was trained without a per-layer fault assignment");
+  }
+  for (const std::string& a : args) {
+    const auto eq = a.find('=');
+    double v = 0;
+    std::size_t used = 0;
+    bool ok = eq != std::string::npos && eq > 0;
+    if (ok) {
+      try {
+        v = std::stod(a.substr(eq + 1), &used);
+      } catch (const std::exception&) {
+        ok = false;
+      }
+    }
+    if (!ok || used != a.size() - eq - 1 || !(v >= 0.0 && v <= 1.0))
+      throw_input_error("<command line>", "--layer-p", "NAME=P with P in [0, 1] (e.g. fc1=0.01)", a);
+    rates[a.substr(0, eq)] = v;
+  }
+  return rates;
+}
+
 int cmd_eval(const std::vector<std::string>& args) {
   po::options_description o("options");
   std::string model, data_spec, out, multiplier = "exact", channel = "flip", act_channel, draw = "per_trial";
   double p = 0, p_act = 0, ci = 0;
   int trials = 0, max_trials = 100, weight_bits = 8, act_bits = 8, calib = 256, threads = 0;
   std::uint64_t seed = 1;
-  bool float_mode = false, quiet = false;
+  bool float_mode = false, quiet = false, p_from_model = false;
+  std::vector<std::string> layer_p_args;
   o.add_options()("model", po::value(&model), "deploy artifact (.safetensors) written by axsim train")(
       "data", po::value(&data_spec), "dataset spec, e.g. mnist:data/mnist:test")(
       "float", po::bool_switch(&float_mode), "evaluate in float (faults: flip on BinaryConnect signs, erasure)")(
@@ -39,6 +76,10 @@ int cmd_eval(const std::vector<std::string>& args) {
       "channel", po::value(&channel),
       "fault channel on stored weights: flip | bit_mask | word_mask | erasure | stuck_at")(
       "p", po::value(&p), "fault rate on stored weights (per bit; per word for erasure)")(
+      "layer-p", po::value(&layer_p_args)->composing(),
+      "per-layer weight fault rate NAME=P (repeatable; other layers use --p)")(
+      "p-from-model", po::bool_switch(&p_from_model),
+      "per-layer weight fault rates the training wrote into the artifact (LaNMax, per-layer rates)")(
       "act-channel", po::value(&act_channel), "fault channel on stored activations (default: --channel)")(
       "p-act", po::value(&p_act), "fault rate on stored activations")(
       "draw", po::value(&draw), "per_trial (one chip per pass over the data) | per_inference (fresh faults per input)")(
@@ -68,6 +109,7 @@ int cmd_eval(const std::vector<std::string>& args) {
   mc.on_trial = [&](const quant::McResult& r) {
     if (bar) bar->update(std::uint64_t(r.trials), fmt::format("acc {:.4f}", r.mean));
   };
+  const std::map<std::string, double> layer_rates = eval_layer_rates(model, layer_p_args, p_from_model);
   nlohmann::json j{{"model", model}, {"data", data_spec}, {"samples", data.size}, {"seed", seed}};
   quant::McResult r;
   if (float_mode) {
@@ -77,6 +119,7 @@ int cmd_eval(const std::vector<std::string>& args) {
     f.seed = seed;
     f.channel = channel;
     f.rate = p;
+    f.rates = layer_rates;
     ev.set_faults(f);
     r = quant::monte_carlo(ev, data.features.data(), data.labels.data(), data.size, mc);
     j["mode"] = "float";
@@ -102,6 +145,7 @@ int cmd_eval(const std::vector<std::string>& args) {
     f.activation_channel = act_channel.empty() ? channel : act_channel;
     f.weight_draw = quant::parse_weight_fault_draw(draw);
     f.weight_rate = p;
+    f.weight_rates = layer_rates;
     f.activation_rate = p_act;
     ex.set_faults(f);
     r = quant::monte_carlo(ex, data.features.data(), data.labels.data(), data.size, mc);
@@ -112,6 +156,7 @@ int cmd_eval(const std::vector<std::string>& args) {
   }
   if (bar) bar->finish(fmt::format("acc {:.4f}", r.mean));
   j["faults"] = {{"channel", channel}, {"p", p}, {"p_act", p_act}, {"draw", draw}};
+  if (!layer_rates.empty()) j["faults"]["layer_p"] = layer_rates;
   j["result"] = mc_result_json(r);
   write_json_result(j, out);
   return kOk;

@@ -60,17 +60,23 @@ std::vector<LayerSpec> preset_mlp(const ConfigNode& node, int classes) {
 
 // LeNet-5 on 28x28 inputs: conv1 5x5 pad 2 -> 6x28x28, pool -> 14x14, conv2 5x5 -> 16x10x10, pool -> 5x5,
 // fc 120, 84, classes (the classic layout; padding keeps MNIST's 28x28 equivalent to the original 32x32).
-std::vector<LayerSpec> preset_lenet5(int classes) {
-  return {make("conv2d", "conv1", 6, 5, 1, 2),
+// `width` scales every hidden layer (feature maps and FC neurons; the output layer keeps `classes`), the
+// knob of Hacene et al. 2019's reduced-width reliable networks (F/2, F/sqrt 2 feature maps).
+std::vector<LayerSpec> preset_lenet5(const ConfigNode& node, int classes) {
+  const double widen = node.num("width", 1.0);
+  if (!(widen > 0) || !std::isfinite(widen))
+    node.child("width").fail("a positive width multiplier", std::to_string(widen));
+  const auto w = [&](int base) { return std::max(1, int(std::lround(base * widen))); };
+  return {make("conv2d", "conv1", w(6), 5, 1, 2),
           make("relu", "relu1"),
           make("maxpool", "pool1", 0, 2, 2),
-          make("conv2d", "conv2", 16, 5, 1, 0),
+          make("conv2d", "conv2", w(16), 5, 1, 0),
           make("relu", "relu2"),
           make("maxpool", "pool2", 0, 2, 2),
           make("flatten", "flatten"),
-          make("dense", "fc1", 120),
+          make("dense", "fc1", w(120)),
           make("relu", "relu3"),
-          make("dense", "fc2", 84),
+          make("dense", "fc2", w(84)),
           make("relu", "relu4"),
           make("dense", "fc3", classes)};
 }
@@ -272,7 +278,7 @@ NetworkSpec parse_network(const ConfigNode& node, const Shape& input, int classe
     if (node.has("layers")) node.child("layers").fail("either 'preset' or 'layers', not both");
     spec.name = node.str("name", preset);
     if (preset == "mlp") spec.layers = preset_mlp(node, classes);
-    if (preset == "lenet5") spec.layers = preset_lenet5(classes);
+    if (preset == "lenet5") spec.layers = preset_lenet5(node, classes);
     if (preset == "klachko_cnn") spec.layers = preset_klachko(node, classes);
     if (preset == "wrn") spec.layers = preset_wrn(node, classes);
   } else {

@@ -183,6 +183,12 @@ TEST(Network, PresetsBuildAndRoundTripThroughJson) {
   Network net(lenet);
   EXPECT_EQ(net.parameter_count(), 61706u);  // the classic LeNet-5 parameter count on 28x28 with padding 2
   EXPECT_EQ(net.weight_layers().size(), 5u);
+  // width: every hidden layer scaled (rounded), the output keeps the class count.
+  const auto half = parse_network(ConfigNode::parse("preset: lenet5\nwidth: 0.5\n", "n.yaml"), {1, 28, 28}, 10);
+  Network small(half);
+  // conv1 3x1x5x5+3, conv2 8x3x5x5+8, fc1 60x(8*5*5)+60, fc2 42x60+42, fc3 10x42+10
+  EXPECT_EQ(small.parameter_count(), 78u + 608u + 12060u + 2562u + 430u);
+  EXPECT_THROW(parse_network(ConfigNode::parse("preset: lenet5\nwidth: 0\n", "n.yaml"), {1, 28, 28}, 10), InputError);
 }
 
 TEST(LayerGradients, Conv2dSingleChannelPaddedOddBatch) {

@@ -173,13 +173,14 @@ TEST(Lanmax, PerturbsEachLayerAndSamplesTheBscAtThePerturbedRate) {
   EXPECT_NE(seen[0], seen[1]);                      // independent draws per layer
 }
 
-TEST(Lanmax, GradientPointsAgainstTheLossAndStepHasTheLearningRate) {
+// Runs one LaNMax epoch on a synthetic loss that grows with fc1's rate and falls with fc2's, equally fast,
+// and recomputes Algorithm 1 on the side: L = A^/A* + alpha sqrt(E(p~)) + lambda sum p~, A* = best loss of
+// the earlier batches, E = energy_scale * (normalized E). Checks the normalized gradient and the first step.
+static void check_lanmax_gradient(const std::string& energy_key, double energy_scale) {
   auto net = make_mlp("[64]");
-  auto method = method_from("{type: lanmax, alpha: 0.3, lambda: 0.5, momentum: 0.2}");
+  auto method = method_from("{type: lanmax, alpha: 0.3, lambda: 0.5, momentum: 0.2" + energy_key + "}");
   method->attach(*net);
   auto& lanmax = as_lanmax(method);
-  // The loss grows with fc1's rate and falls with fc2's, equally fast. Recompute Algorithm 1 on the
-  // side: L = A^/A* + alpha sqrt(E(p~)) + lambda sum p~, A* = best loss of the earlier batches.
   std::vector<double> rows, objective;
   double best = -1;
   const std::vector<double> n{64.0 * 64, 64.0 * 10};
@@ -187,7 +188,8 @@ TEST(Lanmax, GradientPointsAgainstTheLossAndStepHasTheLearningRate) {
     const double loss = 2.0 + 30 * pt[0] - 30 * pt[1];
     const double a_star = best < 0 ? loss : best;
     rows.insert(rows.end(), pt.begin(), pt.end());
-    objective.push_back(loss / a_star + 0.3 * std::sqrt(normalized_memory_energy(pt, n, 12.8)) + 0.5 * (pt[0] + pt[1]));
+    objective.push_back(loss / a_star + 0.3 * std::sqrt(energy_scale * normalized_memory_energy(pt, n, 12.8)) +
+                        0.5 * (pt[0] + pt[1]));
     best = best < 0 ? loss : std::min(best, double(float(loss)));
     best = double(float(best));
     return loss;
@@ -199,14 +201,37 @@ TEST(Lanmax, GradientPointsAgainstTheLossAndStepHasTheLearningRate) {
   const auto& g = lanmax.last_gradient();
   EXPECT_NEAR(g[0], expected[0] / norm, 1e-9);
   EXPECT_NEAR(g[1], expected[1] / norm, 1e-9);
-  EXPECT_GT(g[0], 0.5);  // and it points the right way (exact value: (0.71, -0.71) up to sampling noise)
-  EXPECT_LT(g[1], -0.5);
   // First step: p -= lr (1 + mu) g.
   EXPECT_NEAR(lanmax.rates()[0], 0.01 - 0.01 * 1.2 * g[0], 1e-7);
   EXPECT_NEAR(lanmax.rates()[1], 0.01 - 0.01 * 1.2 * g[1], 1e-7);
   EXPECT_NEAR(record["p"]["fc2"].get<double>(), lanmax.rates()[1], 1e-9);
   // Lowest possible loss: fc1 at p_min, fc2 at p + h.
   EXPECT_NEAR(lanmax.best_loss(), 2.0 + 30 * (1e-4 - (double(float(0.01)) + 0.01)), 1e-5);
+}
+
+TEST(Lanmax, GradientPointsAgainstTheLossAndStepHasTheLearningRate) {
+  // Normalized E in [0, 1]: the accuracy term dominates; the gradient points up the loss for fc1 and
+  // down for fc2 (exact value (0.71, -0.71) up to sampling noise).
+  check_lanmax_gradient(", energy: normalized", 1.0);
+  auto net = make_mlp("[64]");
+  auto method = method_from("{type: lanmax, alpha: 0.3, lambda: 0.5, momentum: 0.2, energy: normalized}");
+  method->attach(*net);
+  run_epoch(*method, *net, 0, 200, [](const std::vector<double>& pt) { return 2.0 + 30 * pt[0] - 30 * pt[1]; });
+  EXPECT_GT(as_lanmax(method).last_gradient()[0], 0.5);
+  EXPECT_LT(as_lanmax(method).last_gradient()[1], -0.5);
+}
+
+TEST(Lanmax, AbsoluteEnergyIsEquationThreeInBitReads) {
+  // The default (the paper's eq. 3 in eq. 7): E = zeta sum_l eta(p_l) n_l with zeta = 8 bits per weight
+  // for this real-valued net; 4736 weights, so the energy term is sqrt(8 * 4736) ~ 195x the normalized one
+  // and now outweighs the accuracy slope: both rates are pushed up.
+  check_lanmax_gradient("", 8.0 * (64 * 64 + 64 * 10));
+  auto net = make_mlp("[64]");
+  auto method = method_from("{type: lanmax, alpha: 0.3, lambda: 0.5, momentum: 0.2}");
+  method->attach(*net);
+  run_epoch(*method, *net, 0, 200, [](const std::vector<double>& pt) { return 2.0 + 30 * pt[0] - 30 * pt[1]; });
+  EXPECT_LT(as_lanmax(method).last_gradient()[0], 0.0);
+  EXPECT_LT(as_lanmax(method).last_gradient()[1], 0.0);
 }
 
 TEST(Lanmax, EnergyTermPushesLargeLayersHardest) {
@@ -340,7 +365,7 @@ std::vector<double> final_rates(const nlohmann::json& j) {
 TEST_F(LanmaxTrainer, WithoutEnergyTermRatesDoNotGrowButEnergyTermRaisesThem) {
   // A larger perturbation (h = 0.05) than the paper's makes the accuracy slope measurable in 100
   // mini-batches per epoch on this small problem; p starts at 0.1 so it can move both ways.
-  const std::string common = "lambda: 0, h: 0.05, p_init: 0.1, lr_scale: 3";
+  const std::string common = "lambda: 0, h: 0.05, p_init: 0.1, lr_scale: 3, energy: normalized";
   const auto accuracy_only = train("{type: lanmax, alpha: 0, " + common + "}", 10, "a0");
   const auto energy = train("{type: lanmax, alpha: 5, " + common + "}", 10, "a5");
   for (const auto& e : accuracy_only["epochs"])

@@ -41,6 +41,7 @@ LanmaxTraining::LanmaxTraining(LanmaxOptions options, std::optional<LayerRateSpe
 
 void LanmaxTraining::attach(nn::Network& net) {
   faults_.attach(net);
+  bits_per_weight_ = binary_connect_active(net) ? 1.0 : double(opt_.bits);
   const std::size_t layers = faults_.layers();
   const std::vector<double> init = p_init_ ? p_init_->resolve(net) : std::vector<double>(layers, opt_.p_init);
   p_.assign(init.begin(), init.end());
@@ -84,8 +85,15 @@ double LanmaxTraining::objective(double loss, double best_loss) const {
   const double best = std::max(best_loss, 1e-12);
   double sum_p = 0;
   for (double p : p_tilde_) sum_p += p;
-  return loss / best + opt_.alpha * std::sqrt(normalized_memory_energy(p_tilde_, faults_.weights_per_layer(), opt_.a)) +
-         opt_.lambda * sum_p;
+  return loss / best + opt_.alpha * std::sqrt(surrogate_energy()) + opt_.lambda * sum_p;
+}
+
+double LanmaxTraining::surrogate_energy() const {
+  const double normalized = normalized_memory_energy(p_tilde_, faults_.weights_per_layer(), opt_.a);
+  if (opt_.normalized_energy) return normalized;
+  double stored_bits = 0;
+  for (double n : faults_.weights_per_layer()) stored_bits += n * bits_per_weight_;
+  return normalized * stored_bits;
 }
 
 void LanmaxTraining::after_backward(nn::Network&, const BatchContext&, double loss) {
@@ -158,7 +166,7 @@ std::vector<std::pair<std::string, std::vector<float>*>> LanmaxTraining::state()
 
 std::unique_ptr<TrainingMethod> make_lanmax(const ConfigNode& node) {
   node.expect_keys({"type", "alpha", "lambda", "h", "p_init", "p_min", "p_max", "stop_fraction", "stop_epoch",
-                    "momentum", "lr_scale", "a", "channel", "bits"});
+                    "momentum", "lr_scale", "a", "channel", "bits", "energy"});
   LanmaxOptions o;
   auto non_negative = [&](const char* key, double def, const std::string& what) {
     const double v = node.num(key, def);
@@ -172,6 +180,7 @@ std::unique_ptr<TrainingMethod> make_lanmax(const ConfigNode& node) {
   if (o.momentum >= 1.0) node.child("momentum").fail("a momentum in [0, 1)", rate_text(o.momentum));
   o.lr_scale = non_negative("lr_scale", o.lr_scale, "a learning-rate scale");
   o.a = parse_reliability_exponent(node);
+  o.normalized_energy = node.choice("energy", {"absolute", "normalized"}, "absolute") == "normalized";
   const auto channel = parse_channel(node);
   o.channel = std::string(channel->name());
   o.bits = parse_word_bits(node);

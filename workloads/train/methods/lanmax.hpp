@@ -5,7 +5,7 @@
 //   delta_l ~ U{-h, 0, +h} independently per layer;  p~ = clamp(p + delta, p_min, p_max)
 //   forward weights = BSC(sign(w), p~_l) per layer (fresh faults; real-valued nets: the channel on
 //   `bits`-bit fixed-point copies);  after backward, with the mini-batch loss A^:
-//   L = A^/A* + alpha sqrt(E(p~)) + lambda sum_l p~_l,  E = sum_l eta(p~_l) n_l / sum_l n_l
+//   L = A^/A* + alpha sqrt(E(p~)) + lambda sum_l p~_l,  E = zeta sum_l eta(p~_l) n_l  (eq. 3, 7)
 //   A* = the best mini-batch loss of the earlier mini-batches (then A* = min(A*, A^))
 // and the weights take their usual step. At the end of such an epoch:
 //   g = slopes of the OLS fit (with intercept) of L on p~ over the epoch's mini-batches
@@ -25,6 +25,9 @@
 //     momentum: 0.2          # Nesterov momentum of SGD_O
 //     lr_scale: 1.0          # SGD_O learning rate / the weights' learning rate
 //     a: 12.8                # eta(p) = -ln(p)/a
+//     energy: absolute       # E in the surrogate: `absolute` = eq. 3, zeta sum_l eta n_l in bit-reads
+//                            # (zeta = 1 for BinaryConnect, else `bits`), as in the paper, so alpha's scale
+//                            # depends on the network's size; `normalized` = E / (zeta sum_l n_l), in [0, 1]
 //     channel: flip          # BSC; real-valued nets: any bit channel on `bits`-bit words
 //     bits: 8
 //
@@ -63,6 +66,7 @@ struct LanmaxOptions {
   double a = kDefaultReliabilityExponent;
   std::string channel = "flip";
   int bits = 8;
+  bool normalized_energy = false;  // `energy: normalized`
 };
 
 // s of Algorithm 1: the last (1-based) epoch in which p is learned.
@@ -96,6 +100,7 @@ class LanmaxTraining : public TrainingMethod {
  private:
   bool learning(const BatchContext& ctx) const { return ctx.epoch + 1 <= lanmax_stop_epoch(opt_, ctx.epochs); }
   double objective(double loss, double best_loss) const;
+  double surrogate_energy() const;  // E(p~) as the surrogate loss uses it (absolute or normalized)
 
   LanmaxOptions opt_;
   std::optional<LayerRateSpec> p_init_;
@@ -104,6 +109,7 @@ class LanmaxTraining : public TrainingMethod {
   std::vector<float> p_, velocity_;
   std::vector<float> best_loss_{-1.0f};
   std::vector<double> p_tilde_;
+  double bits_per_weight_ = 1.0;  // zeta of eq. 3, set by attach()
   std::vector<double> gradient_;
   // The epoch's samples: rows of p~ and the objective L.
   std::vector<double> sample_rates_, sample_objective_;
