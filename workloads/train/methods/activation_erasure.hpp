@@ -6,8 +6,8 @@
 // Random stream: (seed, stream_id({kActivationErasureStream, step, layer_index})), so the draws depend
 // on (seed, mini-batch, position in the network) only.
 //
-// Not yet inserted by the erasure method: nn::Network has no API to insert a hook layer (see the
-// erasure method's `activations` key).
+// The erasure method (`activations: true`) inserts one before every weight layer but the first
+// (Network::insert_before): the network input is data, not a stored activation.
 #pragma once
 
 #include <vector>

@@ -7,7 +7,7 @@
 //     type: erasure
 //     p: 0.01                # bit-error rate of the target memory (p_e = 2p); per layer/block/pattern maps too
 //     # p_e: 0.02            # or the erasure rate directly (then p = p_e / 2 in the artifact)
-//     activations: false     # erasures on activations too (needs a Network hook API, not available yet)
+//     activations: false     # erasures on the inputs of every dense/conv layer too (activation_erasure.hpp)
 //     a: 12.8
 //
 // Values are erased in float (BinaryConnect signs or real weights), not in a quantized copy: erasing a
