@@ -7,11 +7,15 @@
 // --random replaces the layer's weights by random codes: the flip channel at p = 0.5 makes every stored
 // bit an independent fair coin whatever its stored value, so each weight word reads a uniformly random
 // code of its storage layout (8-bit: one of the 256 codes, -128 included; BinaryConnect: a random sign).
+// --float evaluates the trained float network instead (FloatEvaluator): the mode for BinaryConnect
+// networks with batch norm (LaNMax's), whose signs cannot be folded into integers; channels flip (on the
+// signs) and erasure, and --random draws every sign at random.
 // JSON on stdout (or -o FILE, written atomically); a plain table on stderr.
 #include <fmt/format.h>
 #include <omp.h>
 
 #include <cmath>
+#include <functional>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -24,6 +28,7 @@
 #include "workloads/artifact/deploy.hpp"
 #include "workloads/data/load.hpp"
 #include "workloads/quant/executor.hpp"
+#include "workloads/quant/float_eval.hpp"
 #include "workloads/quant/monte_carlo.hpp"
 
 namespace axsim::cli {
@@ -44,9 +49,11 @@ int cmd_sensitivity(const std::vector<std::string>& args) {
   double p = 0.05, ci = 0;
   int trials = 0, max_trials = 100, weight_bits = 8, act_bits = 8, calib = 256, threads = 0;
   std::uint64_t seed = 1;
-  bool random = false, quiet = false;
+  bool random = false, quiet = false, float_mode = false;
   o.add_options()("model", po::value(&model), "deploy artifact (.safetensors) written by axsim train")(
       "data", po::value(&data_spec), "dataset spec, e.g. mnist:data/mnist:test")(
+      "float", po::bool_switch(&float_mode),
+      "evaluate the float network (BinaryConnect with batch norm; faults: flip on the signs, erasure)")(
       "channel", po::value(&channel),
       "fault channel on the layer's stored weights: flip | bit_mask | word_mask | "
       "erasure | stuck_at")("p", po::value(&p), "fault rate on the layer's weights (0.05)")(
@@ -84,52 +91,78 @@ int cmd_sensitivity(const std::vector<std::string>& args) {
 
   const Dataset data = load_dataset(data_spec);
   if (threads > 0) omp_set_num_threads(threads);
-  quant::QuantizeOptions qo;
-  qo.weight_bits = weight_bits;
-  qo.activation_bits = act_bits;
-  qo.multiplier = parse_multiplier(multiplier, weight_bits > 1 ? weight_bits : 8, "<command line>", "--multiplier");
-  quant::QuantizedExecutor ex(artifact::load_deployed_network(model, data, qo, calib));
-
   quant::McOptions mc;
   mc.min_trials = trials > 0 ? trials : 2;
   mc.max_trials = trials > 0 ? trials : max_trials;
   mc.ci_half_width = trials > 0 ? 0.0 : (ci > 0 ? ci : 0.002);
 
-  std::vector<const QLayer*> weight_layers;
-  for (const auto& layer : ex.network().layers)
-    if (layer.has_weights()) weight_layers.push_back(&layer);
-
-  auto faults_on = [&](const std::string& layer_name) {
-    quant::FaultInjection f;
-    f.seed = seed;
-    f.weight_channel = channel;
-    f.weight_draw = quant::WeightFaultDraw::per_trial;
-    f.weight_rate = 0.0;  // every other layer stays reliable
-    if (!layer_name.empty()) f.weight_rates[layer_name] = p;
-    return f;
+  // The two evaluation modes behind one seam: the weight layers (name, kind, weights) and "accuracy with
+  // faults at p on this layer only" (empty name: the reliable baseline).
+  struct WeightLayer {
+    std::string name, kind;
+    std::size_t weights;
   };
-  // Validate the channel and rate up front (an unknown channel is an InputError naming the closest one).
-  if (!weight_layers.empty()) ex.set_faults(faults_on(weight_layers.front()->name));
+  std::vector<WeightLayer> weight_layers;
+  std::function<void(const std::string&)> set_faults_on;
+  std::function<quant::McResult()> evaluate;
+  std::unique_ptr<quant::QuantizedExecutor> ex;
+  artifact::TrainedModel trained;
+  std::unique_ptr<quant::FloatEvaluator> fev;
+  if (float_mode) {
+    trained = artifact::load_trained_model(model);
+    fev =
+        std::make_unique<quant::FloatEvaluator>(*trained.network, quant::FloatEvalOptions{trained.info.binary_connect});
+    for (nn::Layer* layer : trained.network->weight_layers())
+      for (const nn::Parameter* prm : layer->parameters())
+        if (prm->is_weight) weight_layers.push_back({layer->name(), layer->kind(), prm->value.size()});
+    set_faults_on = [&](const std::string& layer_name) {
+      quant::FloatFaultInjection f;
+      f.seed = seed;
+      f.channel = channel;
+      if (!layer_name.empty()) f.rates[layer_name] = p;
+      fev->set_faults(f);
+    };
+    evaluate = [&] { return quant::monte_carlo(*fev, data.features.data(), data.labels.data(), data.size, mc); };
+  } else {
+    quant::QuantizeOptions qo;
+    qo.weight_bits = weight_bits;
+    qo.activation_bits = act_bits;
+    qo.multiplier = parse_multiplier(multiplier, weight_bits > 1 ? weight_bits : 8, "<command line>", "--multiplier");
+    ex = std::make_unique<quant::QuantizedExecutor>(artifact::load_deployed_network(model, data, qo, calib));
+    for (const auto& layer : ex->network().layers)
+      if (layer.has_weights())
+        weight_layers.push_back({layer.name, layer.kind == QOpKind::conv2d ? "conv2d" : "dense", layer.weights.size()});
+    set_faults_on = [&](const std::string& layer_name) {
+      quant::FaultInjection f;
+      f.seed = seed;
+      f.weight_channel = channel;
+      f.weight_draw = quant::WeightFaultDraw::per_trial;
+      f.weight_rate = 0.0;  // every other layer stays reliable
+      if (!layer_name.empty()) f.weight_rates[layer_name] = p;
+      ex->set_faults(f);
+    };
+    evaluate = [&] { return quant::monte_carlo(*ex, data.features.data(), data.labels.data(), data.size, mc); };
+  }
 
   std::unique_ptr<Progress> bar;
   if (!quiet) bar = std::make_unique<Progress>("sensitivity", std::uint64_t(weight_layers.size() + 1), "layer");
 
-  ex.set_faults(faults_on(""));
-  const quant::McResult baseline = quant::monte_carlo(ex, data.features.data(), data.labels.data(), data.size, mc);
+  // Validate the channel and rate up front (an unknown channel is an InputError naming the closest one).
+  if (!weight_layers.empty()) set_faults_on(weight_layers.front().name);
+  set_faults_on("");
+  const quant::McResult baseline = evaluate();
   if (bar) bar->update(1, fmt::format("baseline {:.4f}", baseline.mean));
 
   nlohmann::json layers = nlohmann::json::array();
   std::string table = fmt::format("{:<16} {:>10} {:>9} {:>9} {:>9}\n", "layer", "weights", "accuracy", "ci95", "drop");
   table += table_row("(baseline)", "-", baseline, baseline.mean);
   for (std::size_t i = 0; i < weight_layers.size(); ++i) {
-    const QLayer& layer = *weight_layers[i];
-    ex.set_faults(faults_on(layer.name));
-    const quant::McResult r = quant::monte_carlo(ex, data.features.data(), data.labels.data(), data.size, mc);
-    layers.push_back({{"layer", layer.name},
-                      {"kind", layer.kind == QOpKind::conv2d ? "conv2d" : "dense"},
-                      {"weights", layer.weights.size()},
-                      {"result", mc_result_json(r)}});
-    table += table_row(layer.name, std::to_string(layer.weights.size()), r, baseline.mean);
+    const WeightLayer& layer = weight_layers[i];
+    set_faults_on(layer.name);
+    const quant::McResult r = evaluate();
+    layers.push_back(
+        {{"layer", layer.name}, {"kind", layer.kind}, {"weights", layer.weights}, {"result", mc_result_json(r)}});
+    table += table_row(layer.name, std::to_string(layer.weights), r, baseline.mean);
     if (bar) bar->update(i + 2, fmt::format("{} {:.4f}", layer.name, r.mean));
   }
   if (bar) bar->finish();
@@ -138,13 +171,15 @@ int cmd_sensitivity(const std::vector<std::string>& args) {
                    {"data", data_spec},
                    {"samples", data.size},
                    {"seed", seed},
-                   {"mode", "quantized"},
-                   {"multiplier", multiplier},
-                   {"weight_bits", weight_bits},
-                   {"activation_bits", act_bits},
+                   {"mode", float_mode ? "float" : "quantized"},
                    {"faults", {{"channel", channel}, {"p", p}, {"random", random}, {"draw", "per_trial"}}},
                    {"baseline", mc_result_json(baseline)},
                    {"layers", layers}};
+  if (!float_mode) {
+    j["multiplier"] = multiplier;
+    j["weight_bits"] = weight_bits;
+    j["activation_bits"] = act_bits;
+  }
   std::cerr << table;
   write_json_result(j, out);
   return kOk;

@@ -10,6 +10,11 @@
 // no packing of A, half the memory traffic) and each instruction does 4 multiply-adds per int32 lane.
 // The caller guarantees a_max <= 127 (kMaxQuadActivation); larger activations must use gemm.hpp.
 //
+// Zero groups are skipped: for every tile of 4 rows the kernel lists the groups of 4 consecutive k where
+// some row has a nonzero byte and multiplies only those (an all-zero group adds exactly nothing). MNIST
+// digits leave about half of the first layer's groups zero across 4 images, so that layer does about
+// half the multiply-adds; dense inputs take a plain sequential pass.
+//
 // Threads: none inside; callers parallelise over rows (the executor runs chunks of inputs per thread).
 #pragma once
 
@@ -66,5 +71,23 @@ void gemm_u7s8_fused(int m, const std::uint8_t* a, std::ptrdiff_t lda, const Pac
 // sums fit int32 (the executor checks that bound).
 void add_scaled_rows(int m, int count, const std::int32_t* deltas, const std::uint32_t* rows, const std::uint8_t* x,
                      std::ptrdiff_t ldx, const std::int32_t* init, std::int32_t* y, bool force_scalar = false);
+
+// The same sum with the listed words in fours, for x values <= 127 (kMaxQuadActivation) and int8 deltas:
+//   y[b] = init[b] + sum over quads q, i < 4 of deltas[4q + i] * x[rows[4q + i] * ldx + b],  b in [0, m).
+// Four feature rows are interleaved byte-wise so that one vpmaddubsw + vpmaddwd adds four corrections to
+// eight inputs (a pair sum is at most 2 * 127 * 128 in magnitude: no int16 saturation), instead of one
+// widening load and one 32-bit multiply per correction and eight inputs. A delta outside int8 is split
+// by the caller into several entries of the same row; unused slots of a quad have delta 0. Reads
+// x[row * ldx + b] only for b < m. Wraps like add_scaled_rows (same results).
+void add_scaled_row_quads(int m, int quads, const std::int8_t* deltas, const std::uint32_t* rows, const std::uint8_t* x,
+                          std::ptrdiff_t ldx, const std::int32_t* init, std::int32_t* y, bool force_scalar = false);
+
+// Output-major sums to input-major codes: codes[b * ldcodes + o] = requantize(columns[o][b] + bias[o])
+// for b < m, o < n, with the epilogue's bias (may be null), codes, ldcodes, shift, lo and hi (the codes
+// branch of QuadEpilogue: the same rounding, clamping and wrap-around of the bias add). Transposes 8 x 8
+// blocks in registers (Monte Carlo keeps first-layer sums per output, the next layer reads per input).
+// Throws std::invalid_argument on bad epilogue parameters.
+void requantize_columns(int m, int n, const std::int32_t* const* columns, const QuadEpilogue& epilogue,
+                        bool force_scalar = false);
 
 }  // namespace axsim::kernels

@@ -13,6 +13,7 @@
 #include "models/drum.hpp"
 #include "models/fault_sampler.hpp"
 #include "models/fixed_point.hpp"
+#include "workloads/quant/input_codes.hpp"
 
 namespace axsim::quant {
 
@@ -129,6 +130,8 @@ QuantizedExecutor::QuantizedExecutor(QuantizedNetwork net, ExecutorOptions optio
                         std::to_string(max_bias) + " + " + std::to_string(bound));
     LayerState& s = layers_[i];
     s.activation_k = l.multiplier.is_exact() ? 32 : l.multiplier.transform_k();
+    if (s.activation_k < 32 && drum_transform(0u, s.activation_k) != 0)  // run_chunk skips zero codes
+      throw std::logic_error("QuantizedExecutor: the DRUM transform of 0 is not 0");
     // Dense layers whose (transformed) activations never exceed 127, faulty reads included (an unsigned
     // code's sign bit is not stored), run on the byte-wise kernel with the fused epilogue.
     s.quad = l.kind == QOpKind::dense &&
@@ -316,8 +319,7 @@ void QuantizedExecutor::run(const float* features, std::size_t n, std::uint64_t 
                             std::int32_t* predictions) {
   const std::size_t in = input_size();
   run_batches(n, first, logits, predictions, [&](std::size_t begin, std::size_t m, std::uint8_t* codes) {
-    quantize(net_.input_format, std::span<const float>(features + begin * in, m * in),
-             std::span<std::uint8_t>(codes, m * in));
+    quantize_input_codes(net_.input_format, features + begin * in, m * in, codes);
   });
 }
 
@@ -435,7 +437,23 @@ void QuantizedExecutor::run_chunk(std::uint8_t* codes, std::size_t n, std::uint6
               li, first + std::uint64_t(b), std::span<std::uint8_t>(current + std::size_t(b) * in_size, in_size));
         for (const FaultStats& st : scratch.activation_stats) activation_stats += st;
       }
-      if (s.activation_k < 32) drum_transform_batch(std::span<std::uint8_t>(current, n * in_size), s.activation_k);
+      if (s.activation_k < 32) {
+        // DRUM maps 0 to 0 (checked at construction): large inputs (images) are transformed from their
+        // first to their last nonzero code only, skipping blank borders; the span is widened to whole
+        // 32-byte vectors (the transform loop's scalar remainder costs more than the zeros it would skip).
+        if (in_size < 512) {
+          drum_transform_batch(std::span<std::uint8_t>(current, n * in_size), s.activation_k);
+        } else {
+          for (std::size_t b = 0; b < n; ++b) {
+            std::uint8_t* input = current + b * in_size;
+            const ByteSpan span = nonzero_span(input, in_size);
+            if (span.end == span.begin) continue;
+            const std::size_t length = std::min(in_size, (span.end - span.begin + 31) / 32 * 32);
+            const std::size_t begin = std::min(span.begin, in_size - length);
+            drum_transform_batch(std::span<std::uint8_t>(input + begin, length), s.activation_k);
+          }
+        }
+      }
 
       const int k = int(fan_in(l));
       const int positions = l.out_h * l.out_w;  // 1 for dense
@@ -651,13 +669,15 @@ std::shared_ptr<const QuantizedExecutor::PreparedSet> QuantizedExecutor::prepare
       sums[b * l.out_c + o] =
           std::int32_t(std::int64_t(sums[b * l.out_c + o]) + std::int64_t(transformed[b * k + j]) * c.delta);
   }
-  set->stride = (n + 63) / 64 * 64;
-  set->features.assign(set->stride * std::size_t(k), 0);
+  constexpr std::size_t kBlock = PreparedSet::kBlock;
+  set->features.assign((n + kBlock - 1) / kBlock * kBlock * std::size_t(k), 0);
   set->clean_sums.resize(n * std::size_t(l.out_c));
   for (std::size_t b = 0; b < n; ++b) {
-    for (int j = 0; j < k; ++j) set->features[std::size_t(j) * set->stride + b] = transformed[b * k + std::size_t(j)];
+    std::uint8_t* block = set->features.data() + b / kBlock * std::size_t(k) * kBlock + b % kBlock;
+    for (int j = 0; j < k; ++j) block[std::size_t(j) * kBlock] = transformed[b * k + std::size_t(j)];
     for (int o = 0; o < l.out_c; ++o) set->clean_sums[std::size_t(o) * n + b] = sums[b * l.out_c + std::size_t(o)];
   }
+  set->small_features = *std::max_element(transformed.begin(), transformed.end()) <= kernels::kMaxQuadActivation;
   set->layer = li;
   return set;
 }
@@ -689,6 +709,26 @@ void QuantizedExecutor::collect_corrections(std::size_t layer) {
     }
   }
   correction_row_begin_[std::size_t(l.out_c)] = std::uint32_t(correction_features_.size());
+  // Fours for the byte-wise kernel: a delta outside int8 (a sign-bit flip of a negative word gives +128,
+  // DRUM transforms more) becomes several parts on the same feature; the sum is the same.
+  correction_quad_begin_.assign(std::size_t(l.out_c) + 1, 0);
+  correction_quad_rows_.clear();
+  correction_quad_deltas_.clear();
+  for (int o = 0; o < l.out_c; ++o) {
+    correction_quad_begin_[std::size_t(o)] = std::uint32_t(correction_quad_rows_.size() / 4);
+    for (std::uint32_t e = correction_row_begin_[std::size_t(o)]; e < correction_row_begin_[std::size_t(o) + 1]; ++e)
+      for (std::int32_t rest = correction_deltas_[e]; rest != 0;) {
+        const std::int32_t part = std::clamp(rest, -128, 127);
+        correction_quad_rows_.push_back(correction_features_[e]);
+        correction_quad_deltas_.push_back(std::int8_t(part));
+        rest -= part;
+      }
+    while (correction_quad_rows_.size() % 4 != 0) {  // pad with a zero delta on a row already read
+      correction_quad_rows_.push_back(correction_quad_rows_.back());
+      correction_quad_deltas_.push_back(0);
+    }
+  }
+  correction_quad_begin_[std::size_t(l.out_c)] = std::uint32_t(correction_quad_rows_.size() / 4);
   corrections_layer_ = layer;
 }
 
@@ -714,6 +754,10 @@ void QuantizedExecutor::run_prepared(const PreparedSet& set, std::size_t first, 
   std::vector<FaultStats> weight_stats(chunks), activation_stats(chunks);
   const std::size_t out = std::size_t(l.out_c);
   const int shift = l.accumulator_shift();
+  // The fused transpose + requantization covers the shifts the byte-wise kernel's epilogue does (the
+  // same rule as requantize_batch there); other shifts take the plain path.
+  const bool fused_requantize =
+      shift >= 1 && shift <= 31 && l.output_format.min_code() >= 0 && l.output_format.max_code() <= 255;
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 1) if (nt > 1 && chunks > 1)
   for (long long c = 0; c < static_cast<long long>(chunks); ++c) {
     Scratch& scratch = scratch_[std::size_t(omp_get_thread_num())];
@@ -721,28 +765,61 @@ void QuantizedExecutor::run_prepared(const PreparedSet& set, std::size_t first, 
     scratch.prepared_sums.resize(std::max(scratch.prepared_sums.size(), out * kChunk));
     scratch.sums.resize(std::max(scratch.sums.size(), out * kChunk));
     std::int32_t* sums_t = scratch.prepared_sums.data();  // out x m
-    for (std::size_t o = 0; o < out; ++o) {
-      const std::uint32_t e0 = correction_row_begin_[o], e1 = correction_row_begin_[o + 1];
-      if (e0 == e1) continue;  // no faulty word feeds this output: its clean sums are read directly below
-      kernels::add_scaled_rows(int(m), int(e1 - e0), correction_deltas_.data() + e0, correction_features_.data() + e0,
-                               set.features.data() + begin, std::ptrdiff_t(set.stride),
-                               set.clean_sums.data() + o * set.n + begin, sums_t + o * m);
+    // Block by block (a block's features stay in L1), every output with faulty words adds their
+    // products to its clean sums; outputs without read their clean sums directly below.
+    constexpr std::size_t kBlock = PreparedSet::kBlock;
+    const std::size_t in = input_size();
+    for (std::size_t b = begin; b < begin + m;) {
+      const std::size_t offset = b % kBlock, len = std::min(kBlock - offset, begin + m - b);
+      const std::uint8_t* block = set.features.data() + b / kBlock * in * kBlock + offset;
+      for (std::size_t o = 0; o < out; ++o) {
+        const std::uint32_t e0 = correction_row_begin_[o], e1 = correction_row_begin_[o + 1];
+        if (e0 == e1) continue;
+        const std::int32_t* init = set.clean_sums.data() + o * set.n + b;
+        std::int32_t* y = sums_t + o * m + (b - begin);
+        if (set.small_features) {
+          const std::uint32_t q0 = correction_quad_begin_[o], q1 = correction_quad_begin_[o + 1];
+          kernels::add_scaled_row_quads(int(len), int(q1 - q0), correction_quad_deltas_.data() + 4 * std::size_t(q0),
+                                        correction_quad_rows_.data() + 4 * std::size_t(q0), block,
+                                        std::ptrdiff_t(kBlock), init, y);
+        } else {
+          kernels::add_scaled_rows(int(len), int(e1 - e0), correction_deltas_.data() + e0,
+                                   correction_features_.data() + e0, block, std::ptrdiff_t(kBlock), init, y);
+        }
+      }
+      b += len;
     }
     // Bias, back to input-major order, then requantization into the next layer's input codes.
-    std::int32_t* sums = scratch.sums.data();
-    constexpr std::size_t kTile = 16;  // transpose in tiles that stay in L1
-    for (std::size_t o0 = 0; o0 < out; o0 += kTile)
-      for (std::size_t b0 = 0; b0 < m; b0 += kTile)
-        for (std::size_t o = o0; o < std::min(out, o0 + kTile); ++o) {
-          const bool corrected = correction_row_begin_[o] != correction_row_begin_[o + 1];
-          const std::int32_t* column = corrected ? sums_t + o * m : set.clean_sums.data() + o * set.n + begin;
-          const std::uint32_t bias_o = std::uint32_t(l.bias.empty() ? 0 : l.bias[o]);
-          for (std::size_t b = b0; b < std::min(m, b0 + kTile); ++b)
-            sums[b * out + o] = std::int32_t(std::uint32_t(column[b]) + bias_o);
-        }
     scratch.codes_a.resize(std::max(scratch.codes_a.size(), m * out));
-    requantize_batch(std::span<const std::int32_t>(sums, m * out), shift, l.output_format, l.relu,
-                     std::span<std::uint8_t>(scratch.codes_a.data(), m * out));
+    if (fused_requantize) {  // transposed and requantized in registers, 8 x 8 at a time
+      scratch.columns_ptrs.resize(out);
+      for (std::size_t o = 0; o < out; ++o) {
+        const bool corrected = correction_row_begin_[o] != correction_row_begin_[o + 1];
+        scratch.columns_ptrs[o] = corrected ? sums_t + o * m : set.clean_sums.data() + o * set.n + begin;
+      }
+      kernels::QuadEpilogue epilogue;
+      epilogue.bias = l.bias.empty() ? nullptr : l.bias.data();
+      epilogue.codes = scratch.codes_a.data();
+      epilogue.ldcodes = std::ptrdiff_t(out);
+      epilogue.shift = shift;
+      epilogue.lo = l.relu ? std::max(0, l.output_format.min_code()) : l.output_format.min_code();
+      epilogue.hi = l.output_format.max_code();
+      kernels::requantize_columns(int(m), int(out), scratch.columns_ptrs.data(), epilogue);
+    } else {
+      std::int32_t* sums = scratch.sums.data();
+      constexpr std::size_t kTile = 16;  // transpose in tiles that stay in L1
+      for (std::size_t o0 = 0; o0 < out; o0 += kTile)
+        for (std::size_t b0 = 0; b0 < m; b0 += kTile)
+          for (std::size_t o = o0; o < std::min(out, o0 + kTile); ++o) {
+            const bool corrected = correction_row_begin_[o] != correction_row_begin_[o + 1];
+            const std::int32_t* column = corrected ? sums_t + o * m : set.clean_sums.data() + o * set.n + begin;
+            const std::uint32_t bias_o = std::uint32_t(l.bias.empty() ? 0 : l.bias[o]);
+            for (std::size_t b = b0; b < std::min(m, b0 + kTile); ++b)
+              sums[b * out + o] = std::int32_t(std::uint32_t(column[b]) + bias_o);
+          }
+      requantize_batch(std::span<const std::int32_t>(sums, m * out), shift, l.output_format, l.relu,
+                       std::span<std::uint8_t>(scratch.codes_a.data(), m * out));
+    }
     const std::size_t local = begin - first;
     run_chunk(scratch.codes_a.data(), m, begin, logits ? logits + local * std::size_t(classes()) : nullptr,
               predictions ? predictions + local : nullptr, scratch, 1, weight_stats[std::size_t(c)],
@@ -763,7 +840,7 @@ EvalResult QuantizedExecutor::evaluate_prepared(const PreparedSet& set, const st
 
 std::vector<std::uint8_t> QuantizedExecutor::quantize_inputs(const float* features, std::size_t n) const {
   std::vector<std::uint8_t> codes(n * input_size());
-  quantize(net_.input_format, std::span<const float>(features, codes.size()), std::span<std::uint8_t>(codes));
+  quantize_input_codes(net_.input_format, features, codes.size(), codes.data());
   return codes;
 }
 

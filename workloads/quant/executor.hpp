@@ -103,11 +103,15 @@ class QuantizedExecutor {
   // prepared set is evaluated the plain way.
   struct PreparedSet {
     std::size_t n = 0;
-    std::vector<std::uint8_t> codes;       // n x input_size(): the inputs
-    std::size_t layer = SIZE_MAX;          // the cached layer (SIZE_MAX: none)
-    std::size_t stride = 0;                // row length of `features` (n rounded up to whole cache lines)
-    std::vector<std::uint8_t> features;    // input_size() x stride: Ds(codes), feature-major
+    std::vector<std::uint8_t> codes;  // n x input_size(): the inputs
+    std::size_t layer = SIZE_MAX;     // the cached layer (SIZE_MAX: none)
+    // Ds(codes) in blocks of kBlock inputs, feature-major inside a block: input b's feature j is at
+    // features[(b / kBlock) * input_size() * kBlock + j * kBlock + b % kBlock] (zero padded). One block's
+    // features (25 KB for MNIST) stay in L1 while every faulty word of every output reads its row.
+    static constexpr std::size_t kBlock = 32;
+    std::vector<std::uint8_t> features;
     std::vector<std::int32_t> clean_sums;  // out_c x n: fault-free sums of products (bias excluded)
+    bool small_features = false;           // every feature <= 127: corrections go four at a time (exact)
   };
   // codes: n x input_size() codes of the network's input format (InputError otherwise).
   std::shared_ptr<const PreparedSet> prepare_set(const std::uint8_t* codes, std::size_t n);
@@ -151,6 +155,7 @@ class QuantizedExecutor {
   struct Scratch {  // buffers reused across chunks (no allocation in steady state)
     std::vector<std::uint8_t> codes_a, codes_b, columns;
     std::vector<std::int32_t> accumulators, sums, logits, prepared_sums;
+    std::vector<const std::int32_t*> columns_ptrs;           // run_prepared: each output's sums
     std::vector<FaultStats> weight_stats, activation_stats;  // per sample, summed in order
   };
 
@@ -165,6 +170,7 @@ class QuantizedExecutor {
                  std::int32_t* predictions, Scratch& scratch, int nt, FaultStats& weight_stats,
                  FaultStats& activation_stats, std::size_t first_layer = 0) const;
   // The corrections of this trial's faulty words of layer `layer`, grouped by output (CSR).
+  // Also groups them in fours per output for kernels::add_scaled_row_quads.
   void collect_corrections(std::size_t layer);
   int threads() const;
   template <class Run>
@@ -184,6 +190,10 @@ class QuantizedExecutor {
   std::uint64_t corrections_trial_ = 0;
   std::vector<std::uint32_t> correction_row_begin_, correction_features_;
   std::vector<std::int32_t> correction_deltas_;
+  // The same corrections in fours per output (kernels::add_scaled_row_quads): for output o, quads
+  // [quad_begin[o], quad_begin[o+1]); deltas split into int8 parts, unused slots have delta 0.
+  std::vector<std::uint32_t> correction_quad_begin_, correction_quad_rows_;
+  std::vector<std::int8_t> correction_quad_deltas_;
 };
 
 }  // namespace axsim::quant
