@@ -2,7 +2,9 @@
 // on the FlexFlow 16x16 configuration with full cycle and energy accounting, fault-free and with per_read
 // flip faults at p = 1e-2 on the weight buffer (~9,400 faulty bits per inference, sampled by geometric skips).
 // Counters: inferences per second of CPU time ("inf/s") and of wall time ("inf/s_wall"), faulty bits per
-// inference, simulated cycles per inference.
+// inference, simulated cycles per inference. Default options run blocks of 128 inferences on one thread;
+// "OneAtATime" forces SimOptions::block = 1 (the path before block mode), "TwoThreads" samples the block's
+// faults and runs its GEMMs on 2 OpenMP threads (CPU time is then the whole process's: compare inf/s_wall).
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
@@ -62,7 +64,7 @@ Dataset random_inputs(std::size_t n) {
   return d;
 }
 
-void run(benchmark::State& state, const std::vector<std::string>& overrides) {
+void run(benchmark::State& state, const std::vector<std::string>& overrides, SimOptions options = {}) {
   const QuantizedNetwork net = mnist_mlp();
   const Dataset data = random_inputs(kInferences);
   // The repository root from this file's path (CMake compiles with absolute paths).
@@ -72,7 +74,7 @@ void run(benchmark::State& state, const std::vector<std::string>& overrides) {
   double wall = 0;
   std::uint64_t iterations = 0;
   for (auto _ : state) {
-    last = simulate(net, hw, nominal_schedule(), data, SimOptions{});
+    last = simulate(net, hw, nominal_schedule(), data, options);
     wall += last.wall_seconds;
     ++iterations;
   }
@@ -86,10 +88,24 @@ void run(benchmark::State& state, const std::vector<std::string>& overrides) {
   state.counters["energy_nJ/inf"] = last.energy_per_inference_j * 1e9;
 }
 
-void BM_SimMlpFaultFree(benchmark::State& state) { run(state, {}); }
-void BM_SimMlpWeightFlip1e2(benchmark::State& state) {
-  run(state, {"weight_buffer.fault={channel: flip, persistence: per_read, p: 0.01}"});
+SimOptions one_at_a_time() {
+  SimOptions o;
+  o.block = 1;
+  return o;
 }
+SimOptions two_threads() {
+  SimOptions o;
+  o.threads = 2;
+  return o;
+}
+const char* kFlip1e2 = "weight_buffer.fault={channel: flip, persistence: per_read, p: 0.01}";
+
+void BM_SimMlpFaultFree(benchmark::State& state) { run(state, {}); }
+void BM_SimMlpFaultFreeOneAtATime(benchmark::State& state) { run(state, {}, one_at_a_time()); }
+void BM_SimMlpFaultFreeTwoThreads(benchmark::State& state) { run(state, {}, two_threads()); }
+void BM_SimMlpWeightFlip1e2(benchmark::State& state) { run(state, {kFlip1e2}); }
+void BM_SimMlpWeightFlip1e2OneAtATime(benchmark::State& state) { run(state, {kFlip1e2}, one_at_a_time()); }
+void BM_SimMlpWeightFlip1e2TwoThreads(benchmark::State& state) { run(state, {kFlip1e2}, two_threads()); }
 void BM_SimMlpWeightFlip1e2PerChip(benchmark::State& state) {
   run(state, {"weight_buffer.fault={channel: flip, persistence: per_chip, p: 0.01}"});
 }
@@ -97,5 +113,9 @@ void BM_SimMlpWeightFlip1e2PerChip(benchmark::State& state) {
 }  // namespace
 
 BENCHMARK(BM_SimMlpFaultFree)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(BM_SimMlpFaultFreeOneAtATime)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(BM_SimMlpFaultFreeTwoThreads)->Unit(benchmark::kMillisecond)->MinTime(2.0)->MeasureProcessCPUTime();
 BENCHMARK(BM_SimMlpWeightFlip1e2)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(BM_SimMlpWeightFlip1e2OneAtATime)->Unit(benchmark::kMillisecond)->MinTime(2.0);
+BENCHMARK(BM_SimMlpWeightFlip1e2TwoThreads)->Unit(benchmark::kMillisecond)->MinTime(2.0)->MeasureProcessCPUTime();
 BENCHMARK(BM_SimMlpWeightFlip1e2PerChip)->Unit(benchmark::kMillisecond)->MinTime(2.0);

@@ -24,11 +24,19 @@ ConfigNode::ConfigNode(YAML::Node node, std::string file, std::string path)
     : node_(std::move(node)), file_(std::move(file)), path_(std::move(path)) {}
 
 ConfigNode ConfigNode::load_file(const std::string& file) {
-  std::ifstream in(file);
+  std::ifstream in(file, std::ios::binary);
   if (!in) throw_input_error(file, "", "a readable YAML file", "a file that cannot be opened");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return parse(ss.str(), file);
+  // Read in chunks up to a bound: a config naming a device (/dev/zero) or a huge file must be an error, not
+  // a read that never ends. Pipes (process substitution) still work.
+  constexpr std::size_t kMaxConfigBytes = std::size_t(64) << 20;
+  std::string text;
+  char chunk[1 << 16];
+  while (in.read(chunk, sizeof chunk) || in.gcount() > 0) {
+    text.append(chunk, std::size_t(in.gcount()));
+    if (text.size() > kMaxConfigBytes)
+      throw_input_error(file, "", "a YAML file of at most 64 MiB", "a larger file (or a device that never ends)");
+  }
+  return parse(text, file);
 }
 
 ConfigNode ConfigNode::parse(const std::string& text, const std::string& name) {

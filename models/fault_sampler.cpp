@@ -201,6 +201,13 @@ void philox_u32_blocks(std::uint64_t seed, std::uint64_t stream, std::uint64_t f
 ExponentialStream::ExponentialStream(std::uint64_t seed, std::uint64_t stream, std::size_t batch)
     : seed_(seed), stream_(stream), batch_(std::max<std::size_t>(32, (batch + 31) / 32 * 32)) {}
 
+void ExponentialStream::reset(std::uint64_t seed, std::uint64_t stream) {
+  seed_ = seed;
+  stream_ = stream;
+  base_ = 0;
+  cursor_ = filled_ = 0;
+}
+
 void ExponentialStream::refill() {
   base_ += filled_;
   // Start small (a stream may see a handful of reads) and grow to the batch size.

@@ -131,6 +131,9 @@ class ExponentialStream {
   // Variates are refilled `batch` at a time (a multiple of 32; the first refill is smaller so that short
   // streams stay cheap); the values never depend on it.
   ExponentialStream(std::uint64_t seed, std::uint64_t stream, std::size_t batch = 1024);
+  // Restart at variate 0 of (seed, stream), keeping the buffers' memory (the simulator re-keys a bank's stream
+  // for every inference).
+  void reset(std::uint64_t seed, std::uint64_t stream);
 
   double next() {
     if (cursor_ == filled_) refill();

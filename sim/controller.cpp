@@ -6,6 +6,10 @@
 
 #include "models/fixed_point.hpp"
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 namespace axsim::sim {
 
 using sc_core::sc_time;
@@ -54,6 +58,31 @@ Controller::Controller(sc_core::sc_module_name name, const Program& program, con
     parts.regulator.add_listener(d, [this](double) {
       for (auto& e : energies_) e.valid = false;
     });
+  int threads = options.threads;
+#ifdef _OPENMP
+  if (threads <= 0) threads = omp_get_max_threads();
+#endif
+  threads = std::max(1, threads);
+  parts.weights.set_threads(threads);
+  parts.neurons.set_threads(threads);
+  parts.weights.set_copy_tracking(options.record_per_inference);
+  parts.neurons.set_copy_tracking(options.record_per_inference);
+  if (block_mode_allowed()) {
+    block_ = std::make_unique<BlockDatapath>(program, network, threads);
+    for (const auto& entries : schedule.domains)
+      for (const auto& e : entries)
+        if (e.trigger == ScheduleEntry::Trigger::inference) block_splits_.push_back(e.after);
+    std::sort(block_splits_.begin(), block_splits_.end());
+    for (const Instruction& ins : program.instructions) {
+      if (ins.op != Instruction::Op::load_tile) continue;
+      const LayerPlan& plan = program.layers[std::size_t(ins.layer)];
+      const TilePlan& t = plan.tiles[std::size_t(ins.tile)];
+      const std::uint64_t N = std::uint64_t(plan.shape.N);
+      block_reads_.push_back(WeightBuffer::BlockRead{plan.weight_base + std::uint64_t(t.m0) * N,
+                                                     std::uint64_t(t.tm) * N,
+                                                     network.layers[std::size_t(plan.index)].weight_layout()});
+    }
+  }
   SC_THREAD(run);
 }
 
@@ -135,6 +164,8 @@ void Controller::transport(Socket& socket, tlm::tlm_command command, std::uint64
   payload_.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
   access_->layout = layout;
   access_->ledger_row = row;
+  access_->copies = copies_;
+  access_->accounting_only = accounting_only_;
   sc_time delay = sc_core::SC_ZERO_TIME;
   socket->b_transport(payload_, delay);
   if (payload_.is_response_error()) throw std::logic_error("TLM transfer failed: " + payload_.get_response_string());
@@ -225,8 +256,9 @@ void Controller::begin_layer(const LayerPlan& plan) {
   loads_in_layer_ = 0;
   if (plan.engine == Engine::pe_array && !program_.weights_resident) {
     write_weights(plan, plan.index);
-    spend_cycles(plan.weight_load_cycles);
+    spend_cycles(plan.weight_load_cycles * copies_);
   }
+  if (in_block_) block_->begin_layer(plan);
 }
 
 void Controller::load_tile(const LayerPlan& plan, int tile) {
@@ -296,7 +328,7 @@ void Controller::compute_tile(const LayerPlan& plan, int tile) {
   // the weight operand: from the local store when it is reused there, else latched in a register.
   {
     EnergyLedger& ledger = parts_.ledger;
-    const double macs = double(t.macs), v_logic = parts_.regulator.voltage(VoltageDomain::logic);
+    const double macs = double(t.macs) * copies_, v_logic = parts_.regulator.voltage(VoltageDomain::logic);
     const double latches = plan.uses_local_store ? macs : 2 * macs;
     ledger.charge(plan.index, EnergyComponent::pe_array, EnergyAction::multiply, macs, macs * e.multiply, v_logic);
     ledger.charge(plan.index, EnergyComponent::pe_array, EnergyAction::add, macs, macs * e.add, v_logic);
@@ -307,10 +339,13 @@ void Controller::compute_tile(const LayerPlan& plan, int tile) {
       ledger.charge(plan.index, EnergyComponent::local_store, EnergyAction::local_store_read, macs, macs * e.local_read,
                     v_local);
       ledger.charge(plan.index, EnergyComponent::local_store, EnergyAction::local_store_write,
-                    double(t.local_store_writes), double(t.local_store_writes) * e.local_write, v_local);
+                    double(t.local_store_writes) * copies_, double(t.local_store_writes) * copies_ * e.local_write,
+                    v_local);
     }
   }
-  if (cycle_mode_) {
+  if (in_block_) {
+    spend_cycles(t.cycles * copies_);  // the values: BlockDatapath (clean sums at begin_layer, corrections at end)
+  } else if (cycle_mode_) {
     tile_serial_[std::size_t(slot)] = ++serial_;
     parts_.pe.enqueue_tile(plan, tile, slot, slot_wslot_[std::size_t(slot)], serial_);
   } else {
@@ -354,12 +389,13 @@ void Controller::end_layer(const LayerPlan& plan) {
     if (cycle_mode_)
       record_.layer_busy_cycles[k] += std::uint64_t(parts_.pe.layer_cycles());
     else
-      spend_cycles(plan.mapping.fill_cycles);  // the pipeline drains once per layer
+      spend_cycles(plan.mapping.fill_cycles * copies_);  // the pipeline drains once per layer
   }
   mark();
   const std::int64_t spent = cycle_mode_ ? std::int64_t(std::llround((now() - layer_start_) / period_))
                                          : std::int64_t(cycles_) - layer_start_cycles_;
   record_.layer_cycles[k] += std::uint64_t(spent);
+  if (in_block_) block_->end_layer(plan);
 }
 
 void Controller::pool(const LayerPlan& plan) {
@@ -496,13 +532,23 @@ void Controller::begin_trial(std::uint64_t trial) {
     for (const auto& plan : program_.layers)
       if (plan.engine == Engine::pe_array) write_weights(plan, io_row_);
   correct_in_trial_ = 0;
-  last_weight_faults_ = parts_.weights.fault_totals();
-  last_neuron_faults_ = parts_.neurons.fault_totals();
+}
+
+void Controller::record_faults(std::uint64_t trial, std::uint64_t first, int count) {
+  if (!options_.record_per_inference) return;
+  for (int c = 0; c < count; ++c) {
+    const FaultStats& w = parts_.weights.copy_faults(c);
+    const FaultStats& n = parts_.neurons.copy_faults(c);
+    record_.per_inference.push_back(
+        InferenceFaults{trial, first + std::uint64_t(c), w.bits_read, w.faulty_bits, n.bits_read, n.faulty_bits});
+  }
 }
 
 void Controller::run_inference(std::uint64_t trial, std::uint64_t index) {
   mark();
   row_ = io_row_;
+  parts_.weights.begin_inferences(index, 1);
+  parts_.neurons.begin_inferences(index, 1);
   const sc_time stall = parts_.regulator.enter_inference(index, now());
   if (stall != sc_core::SC_ZERO_TIME) {
     const std::int64_t c = ceil_cycles(stall, period_);
@@ -510,23 +556,156 @@ void Controller::run_inference(std::uint64_t trial, std::uint64_t index) {
     record_.stall_cycles += std::uint64_t(c);
   }
   for (const Instruction& ins : program_.instructions) execute(ins, trial, index);
-  if (options_.record_per_inference) {
-    const FaultStats w = parts_.weights.fault_totals(), n = parts_.neurons.fault_totals();
-    record_.per_inference.push_back(InferenceFaults{
-        trial, index, w.bits_read - last_weight_faults_.bits_read, w.faulty_bits - last_weight_faults_.faulty_bits,
-        n.bits_read - last_neuron_faults_.bits_read, n.faulty_bits - last_neuron_faults_.faulty_bits});
-    last_weight_faults_ = w;
-    last_neuron_faults_ = n;
+  record_faults(trial, index, 1);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// block mode
+
+bool Controller::block_mode_allowed() const {
+  if (cycle_mode_ || !options_.sparse_weight_reads || options_.block <= 1) return false;
+  if (!BlockDatapath::supports(program_)) return false;
+  // Neuron words are not stored in block mode (the block datapath carries them): their reads must not fault.
+  if (max_rate_neurons_ > 0) return false;
+  // A per_chip weight buffer reads one corrupted image per chip, which the one-at-a-time path copies faster
+  // than a block would apply the same ~p * bits corrections to every inference.
+  const auto& wfault = hw_.weight_buffer.fault;
+  if (wfault && wfault->persistence == Persistence::per_chip && max_rate_weights_ > 0) return false;
+  // Settings by simulated time or per layer would take effect inside a block: those schedules run one
+  // inference at a time. Inference-indexed settings split the blocks instead (block_end).
+  for (const auto& entries : schedule_.domains)
+    for (const auto& e : entries)
+      if (e.trigger == ScheduleEntry::Trigger::time || e.layers) return false;
+  return true;
+}
+
+std::uint64_t Controller::block_end(std::uint64_t first, std::uint64_t n) const {
+  std::uint64_t end = std::min(n, first + std::uint64_t(options_.block));
+  const auto next = std::upper_bound(block_splits_.begin(), block_splits_.end(), first);
+  if (next != block_splits_.end()) end = std::min(end, *next);
+  return end;
+}
+
+void Controller::block_load_input(std::uint64_t first) {
+  mark();
+  row_ = io_row_;
+  block_->load_inputs(inputs_, first, copies_);
+  const TensorPlacement& t = program_.input;
+  accounting_only_ = true;  // the DMA's burst, counted; the codes stay in the block datapath
+  transport(neuron_socket, tlm::TLM_WRITE_COMMAND, t.base, parts_.pe.neuron_staging(0), t.words(), WordLayout{16, true},
+            io_row_);
+  accounting_only_ = false;
+  spend_cycles(program_.input_load_cycles * copies_);
+  record_.io_cycles += std::uint64_t(program_.input_load_cycles) * std::uint64_t(copies_);
+}
+
+void Controller::block_load_tile(const LayerPlan& plan, int tile) {
+  sync_for_voltage();
+  const TilePlan& t = plan.tiles[std::size_t(tile)];
+  const QLayer& l = network_.layers[std::size_t(plan.index)];
+  if (t.loads_weights) {
+    const std::size_t count = std::size_t(t.tm) * std::size_t(plan.shape.N);
+    const std::uint64_t address = plan.weight_base + std::uint64_t(t.m0) * std::uint64_t(plan.shape.N);
+    access_->copy_changes = &block_->weight_read(tile, parts_.weights.contents().data() + address);
+    transport(weight_socket, tlm::TLM_READ_COMMAND, address, parts_.pe.weight_staging(0), count, l.weight_layout(),
+              plan.index);  // sparse: nothing copied
+    access_->copy_changes = nullptr;
+  } else {
+    throw std::logic_error("block mode: a dense tile that does not load its weights");
   }
+  // A dense layer's passes read the input vector once (as load_tile): counted, carried by the block datapath.
+  runs_.clear();
+  runs_.add(plan.input.base, std::uint64_t(plan.shape.N));
+  if (std::int64_t(runs_.words) != t.neuron_words)
+    throw std::logic_error("neuron reads of a tile disagree with its plan");
+  accounting_only_ = true;
+  read_neurons(runs_, parts_.pe.neuron_staging(0), plan.input.format.layout(), plan.index);  // no data moves
+  accounting_only_ = false;
+}
+
+void Controller::block_write_back(const LayerPlan& plan, int tile) {
+  // The values are final at end_layer (BlockDatapath); the write-back's traffic is charged here.
+  const TilePlan& t = plan.tiles[std::size_t(tile)];
+  if (plan.is_output) return;
+  runs_.clear();
+  for (int m = 0; m < t.tm; ++m) runs_.add(plan.output.address(t.m0 + m, 0, 0), 1);
+  accounting_only_ = true;
+  write_neurons(runs_, parts_.pe.neuron_staging(0), plan.index);  // no data moves
+  accounting_only_ = false;
+}
+
+void Controller::block_output(std::uint64_t trial, std::uint64_t first) {
+  for (int c = 0; c < copies_; ++c) {
+    const auto logits = block_->logits(c);
+    logits_.assign(logits.begin(), logits.end());
+    output(trial, first + std::uint64_t(c));
+  }
+}
+
+void Controller::run_block(std::uint64_t trial, std::uint64_t first, int count) {
+  mark();
+  row_ = io_row_;
+  parts_.weights.begin_inferences(first, count);
+  parts_.neurons.begin_inferences(first, count);
+  // Settings at inference indices only ever fall on a block's first inference (block_end), so a stall can
+  // only come from there; the others are entered for the regulator's bookkeeping.
+  for (int c = 0; c < count; ++c) {
+    const sc_time stall = parts_.regulator.enter_inference(first + std::uint64_t(c), now());
+    if (stall != sc_core::SC_ZERO_TIME) {
+      const std::int64_t cycles = ceil_cycles(stall, period_);
+      spend_cycles(cycles);
+      record_.stall_cycles += std::uint64_t(cycles);
+    }
+  }
+  // Every fault of the block's weight reads, drawn at once over the inferences (the rate holds for the block).
+  parts_.weights.presample(block_reads_, count);
+  copies_ = count;
+  in_block_ = true;
+  record_.block = std::max(record_.block, count);
+  using Op = Instruction::Op;
+  for (const Instruction& ins : program_.instructions) {
+    const LayerPlan& plan = program_.layers[std::size_t(std::max(ins.layer, 0))];
+    switch (ins.op) {
+      case Op::load_input:
+        block_load_input(first);
+        break;
+      case Op::load_tile:
+        block_load_tile(plan, ins.tile);
+        break;
+      case Op::write_back:
+        block_write_back(plan, ins.tile);
+        break;
+      case Op::output:
+        block_output(trial, first);
+        break;
+      case Op::begin_layer:
+      case Op::compute_tile:
+      case Op::end_layer:
+        execute(ins, trial, first);
+        break;
+      case Op::pool:
+      case Op::crossbar:
+        throw std::logic_error("block mode: a pool or crossbar instruction in a dense-only program");
+    }
+  }
+  in_block_ = false;
+  copies_ = 1;
+  record_faults(trial, first, count);
 }
 
 double Controller::run_trial(std::uint64_t trial) {
   begin_trial(trial);
   const std::uint64_t n = record_.inferences_per_trial;
-  for (std::uint64_t i = 0; i < n; ++i) {
-    run_inference(trial, i);
-    ++done_;
-    if (options_.progress && (done_ % 256 == 0)) options_.progress(done_, planned_);
+  for (std::uint64_t i = 0; i < n;) {
+    const std::uint64_t end = block_ ? block_end(i, n) : i + 1;
+    if (block_)
+      run_block(trial, i, int(end - i));
+    else
+      run_inference(trial, i);
+    const std::uint64_t before = done_;
+    done_ += end - i;
+    i = end;
+    if (options_.progress && done_ / 256 != before / 256) options_.progress(done_, planned_);
   }
   record_.correct.push_back(correct_in_trial_);
   return double(correct_in_trial_) / double(n);

@@ -15,11 +15,13 @@
 
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <systemc>
 #include <tlm>
 #include <utility>
 #include <vector>
 
+#include "sim/block_datapath.hpp"
 #include "sim/crossbar.hpp"
 #include "sim/energy_ledger.hpp"
 #include "sim/pe_array.hpp"
@@ -44,6 +46,7 @@ struct RunRecord {
   std::vector<std::vector<std::int64_t>> logits;
   std::vector<int> predictions;
   std::vector<InferenceFaults> per_inference;
+  int block = 1;  // largest block run
 };
 
 class Controller : public sc_core::sc_module {
@@ -92,6 +95,16 @@ class Controller : public sc_core::sc_module {
   double run_trial(std::uint64_t trial);
   void begin_trial(std::uint64_t trial);
   void run_inference(std::uint64_t trial, std::uint64_t index);
+  // Block mode (SimOptions::block): inferences [first, first + count) through one pass of the instruction
+  // stream; every transfer, cycle and action is charged `count` times, the values live in block_.
+  bool block_mode_allowed() const;
+  std::uint64_t block_end(std::uint64_t first, std::uint64_t n) const;
+  void run_block(std::uint64_t trial, std::uint64_t first, int count);
+  void block_load_input(std::uint64_t first);
+  void block_load_tile(const LayerPlan& plan, int tile);
+  void block_write_back(const LayerPlan& plan, int tile);
+  void block_output(std::uint64_t trial, std::uint64_t first);
+  void record_faults(std::uint64_t trial, std::uint64_t first, int count);
   void execute(const Instruction& ins, std::uint64_t trial, std::uint64_t index);
 
   void load_input(std::uint64_t index);
@@ -155,7 +168,13 @@ class Controller : public sc_core::sc_module {
   Runs runs_;
   std::uint64_t correct_in_trial_ = 0;
   std::uint64_t done_ = 0, planned_ = 0;  // progress
-  FaultStats last_weight_faults_, last_neuron_faults_;
+  // block mode
+  std::unique_ptr<BlockDatapath> block_;  // null: one inference at a time
+  bool in_block_ = false;
+  int copies_ = 1;                                    // inferences each transfer and action stands for
+  bool accounting_only_ = false;                      // transfers move no data (block mode neuron traffic)
+  std::vector<std::uint64_t> block_splits_;           // inference indices where a schedule setting applies
+  std::vector<WeightBuffer::BlockRead> block_reads_;  // the weight reads of one pass of the program
 };
 
 }  // namespace axsim::sim

@@ -112,10 +112,11 @@ std::string resolve_technology(const ConfigNode& root, const std::string& base_d
   std::vector<std::string> tried;
   if (!fs::path(given).is_absolute() && !base_dir.empty()) {
     const fs::path p = fs::path(base_dir) / given;
-    if (fs::exists(p)) return p.lexically_normal().string();
+    std::error_code ec;  // the non-throwing overload: a name too long for the file system is just "not found"
+    if (fs::exists(p, ec)) return p.lexically_normal().string();
     tried.push_back(p.lexically_normal().string());
   }
-  if (fs::exists(given)) return given;
+  if (std::error_code ec; fs::exists(given, ec)) return given;
   tried.push_back(given);
   std::string list;
   for (const auto& s : tried) list += (list.empty() ? "" : ", ") + s;

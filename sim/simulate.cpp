@@ -170,6 +170,7 @@ SimulationResult simulate(const QuantizedNetwork& network, const HardwareConfig&
   r.hardware = hw.name;
   r.schedule = schedule.name;
   r.timing = hw.timing == TimingMode::cycle ? "cycle" : "fast";
+  r.block = record.block;
   r.seed = options.seed;
   r.trials = int(record.correct.size());
   r.inferences_per_trial = n;

@@ -42,6 +42,14 @@ struct SimOptions {
   // blocks sparsely (the PE array computes on the stored codes and corrects the words that read back
   // different: cost follows the faults). Same draws and bit-identical results; false forces copying reads.
   bool sparse_weight_reads = true;
+  // Block mode (fast timing, programs of dense PE-array layers, a neuron buffer that cannot fault, schedules
+  // without timed or per-layer settings): the instruction stream runs once for up to `block` inferences, counts
+  // and energies charged per inference, values computed as a block (sim/block_datapath.hpp). Blocks end where
+  // an `after:` setting takes effect. 1 = one inference at a time. Results do not depend on it (per_read
+  // faults of inference i come from streams keyed by i), nor on `threads`.
+  int block = 128;
+  // OpenMP threads for a block's fault sampling and GEMMs (0: all available).
+  int threads = 1;
   // Called from the simulation now and then: (inferences done, inferences planned or 0 if unknown).
   std::function<void(std::uint64_t done, std::uint64_t planned)> progress;
 };
@@ -83,6 +91,7 @@ struct InferenceFaults {
 struct SimulationResult {
   std::string network, hardware, schedule;
   std::string timing;  // "fast" | "cycle"
+  int block = 1;       // inferences per block actually used (1: one at a time; see SimOptions::block)
   std::uint64_t seed = 0;
   int trials = 0;
   std::uint64_t inferences_per_trial = 0, inferences_total = 0;

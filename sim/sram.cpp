@@ -42,20 +42,119 @@ double SramBuffer<Word>::rate_at(double volts) const {
 template <class Word>
 void SramBuffer<Word>::begin_trial(std::uint64_t seed, std::uint64_t trial, double max_rate) {
   std::fill(storage_.begin(), storage_.end(), Word(0));
-  streams_.clear();
   chip_maps_.clear();
   active_.clear();
   images_.clear();
+  seed_ = seed;
+  trial_ = trial;
+  begin_inferences(0, 1);
   if (!channel_) return;
   const std::uint64_t kind = std::uint64_t(component_);
   for (int b = 0; b < config_.banks; ++b) {
-    streams_.emplace_back(seed, stream_id({kPerReadTag, kind, trial, std::uint64_t(b)}));
     if (config_.fault->persistence == Persistence::per_chip) {
       // All physical cells of the word: a narrower value only sees the cells of its stored bits.
       chip_maps_.push_back(channel_->draw_map(config_.bank_words(), WordLayout{config_.word_bits, true}, max_rate, seed,
                                               stream_id({kPerChipTag, kind, trial, std::uint64_t(b)})));
     }
   }
+}
+
+template <class Word>
+void SramBuffer<Word>::begin_inferences(std::uint64_t first, int copies) {
+  copy_faults_.assign(std::size_t(copies), FaultStats{});
+  presampled_reads_.clear();
+  presample_cursor_ = 0;
+  if (!channel_ || config_.fault->persistence != Persistence::per_read) return;
+  const std::size_t banks = std::size_t(config_.banks);
+  while (streams_.size() < std::size_t(copies) * banks) streams_.emplace_back(seed_, 0);
+  const std::uint64_t kind = std::uint64_t(component_);
+  for (int c = 0; c < copies; ++c)
+    for (int b = 0; b < config_.banks; ++b)
+      stream(c, b).reset(seed_, stream_id({kPerReadTag, kind, trial_, std::uint64_t(b), first + std::uint64_t(c)}));
+}
+
+template <class Word>
+void SramBuffer<Word>::presample(const std::vector<BlockRead>& reads, int copies) {
+  presampled_reads_.clear();
+  presample_cursor_ = 0;
+  if (!(channel_ && config_.fault->persistence == Persistence::per_read && rate_ > 0)) return;
+  if (copies > int(copy_faults_.size()))
+    throw std::logic_error(std::string(name()) + ": presample before begin_inferences");
+  presampled_reads_ = reads;
+  presample_rate_ = rate_;
+  if (presampled_.size() < reads.size()) presampled_.resize(reads.size());
+  for (std::size_t r = 0; r < reads.size(); ++r) {
+    presampled_[r].resize(std::size_t(copies));
+    for (auto& c : presampled_[r]) c.clear();
+  }
+  const std::uint64_t bank_words = config_.bank_words();
+  const int banks = config_.banks;
+  stats_scratch_.assign(std::size_t(copies) * std::size_t(banks), FaultStats{});
+#pragma omp parallel for num_threads(threads_) schedule(static) if (threads_ > 1 && copies > 1)
+  for (int c = 0; c < copies; ++c) {
+    for (std::size_t r = 0; r < reads.size(); ++r) {
+      const BlockRead& read = reads[r];
+      std::vector<WordChange>& out = presampled_[r][std::size_t(c)];
+      for (std::uint64_t done = 0; done < read.count;) {
+        const std::uint64_t address = read.address + done;
+        const int bank = int(address / bank_words);
+        const std::uint64_t offset = address % bank_words;
+        const std::uint64_t n = std::min(read.count - done, bank_words - offset);
+        const std::size_t first_new = out.size();
+        stats_scratch_[std::size_t(c) * std::size_t(banks) + std::size_t(bank)] += channel_->sample_changes(
+            std::span<const Word>(storage_.data() + address, n), read.layout, rate_, stream(c, bank), out);
+        for (std::size_t i = first_new; i < out.size(); ++i) out[i].word += done;
+        done += n;
+      }
+    }
+  }
+  for (int c = 0; c < copies; ++c)
+    for (int b = 0; b < banks; ++b)
+      add_faults(b, c, stats_scratch_[std::size_t(c) * std::size_t(banks) + std::size_t(b)]);
+}
+
+template <class Word>
+void SramBuffer<Word>::add_faults(int bank, int copy, const FaultStats& stats) {
+  banks_[std::size_t(bank)].faults += stats;
+  if (track_copies_) copy_faults_[std::size_t(copy)] += stats;
+}
+
+template <class Word>
+void SramBuffer<Word>::count_only(int bank, std::uint64_t count, WordLayout layout, int copies) {
+  if (channel_ && rate_ > 0) throw std::logic_error(std::string(name()) + ": data-less read of a bank that can fault");
+  FaultStats st;
+  st.words_read = count;
+  st.bits_read = count * std::uint64_t(std::max(0, layout.stored_bits()));
+  if (track_copies_) {
+    for (int c = 0; c < copies; ++c) add_faults(bank, c, st);
+  } else {
+    st.words_read *= std::uint64_t(copies);
+    st.bits_read *= std::uint64_t(copies);
+    banks_[std::size_t(bank)].faults += st;
+  }
+}
+
+template <class Word>
+void SramBuffer<Word>::read_copies(int bank, std::uint64_t count, std::uint64_t offset_in_bank, WordLayout layout,
+                                   std::vector<std::vector<WordChange>>& changes, std::uint64_t index_base,
+                                   int copies) {
+  if (!(channel_ && config_.fault->persistence == Persistence::per_read && rate_ > 0)) {
+    for (int c = 0; c < copies; ++c)
+      read_segment(bank, c, nullptr, count, offset_in_bank, layout, &changes[std::size_t(c)], index_base);
+    return;
+  }
+  // Copies draw from their own streams, so they are sampled in parallel; counts are added in copy order.
+  const Word* stored = storage_.data() + std::size_t(bank) * config_.bank_words() + offset_in_bank;
+  stats_scratch_.assign(std::size_t(copies), FaultStats{});
+#pragma omp parallel for num_threads(threads_) schedule(static) if (threads_ > 1 && copies > 1)
+  for (int c = 0; c < copies; ++c) {
+    std::vector<WordChange>& out = changes[std::size_t(c)];
+    const std::size_t first_new = out.size();
+    stats_scratch_[std::size_t(c)] =
+        channel_->sample_changes(std::span<const Word>(stored, count), layout, rate_, stream(c, bank), out);
+    for (std::size_t i = first_new; i < out.size(); ++i) out[i].word += index_base;
+  }
+  for (int c = 0; c < copies; ++c) add_faults(bank, c, stats_scratch_[std::size_t(c)]);
 }
 
 template <class Word>
@@ -130,20 +229,22 @@ std::uint64_t count_in(const std::vector<std::uint64_t>& sorted, std::uint64_t f
 }  // namespace
 
 template <class Word>
-void SramBuffer<Word>::read_segment(int bank, Word* data, std::uint64_t count, std::uint64_t offset_in_bank,
+void SramBuffer<Word>::read_segment(int bank, int copy, Word* data, std::uint64_t count, std::uint64_t offset_in_bank,
                                     WordLayout layout, std::vector<WordChange>* changes, std::uint64_t index_base) {
-  BankStats& b = banks_[std::size_t(bank)];
   const Word* stored = storage_.data() + std::size_t(bank) * config_.bank_words() + offset_in_bank;
   if (!channel_ || (config_.fault->persistence == Persistence::per_read && rate_ == 0.0)) {
     // Nothing can fault: count the read (the sampler would draw nothing).
-    b.faults.words_read += count;
-    b.faults.bits_read += count * std::uint64_t(std::max(0, layout.stored_bits()));
+    FaultStats st;
+    st.words_read = count;
+    st.bits_read = count * std::uint64_t(std::max(0, layout.stored_bits()));
+    add_faults(bank, copy, st);
     return;
   }
   if (!data && config_.fault->persistence == Persistence::per_read) {
     const std::size_t first_new = changes->size();
-    b.faults += channel_->sample_changes(std::span<const Word>(stored, count), layout, rate_,
-                                         streams_[std::size_t(bank)], *changes);
+    add_faults(
+        bank, copy,
+        channel_->sample_changes(std::span<const Word>(stored, count), layout, rate_, stream(copy, bank), *changes));
     for (std::size_t i = first_new; i < changes->size(); ++i) (*changes)[i].word += index_base;
     return;
   }
@@ -157,7 +258,7 @@ void SramBuffer<Word>::read_segment(int bank, Word* data, std::uint64_t count, s
     } else {
       // First read of the bank's contents: apply the map to a copy and report the differences.
       scratch_.assign(stored, stored + count);
-      read_segment(bank, scratch_.data(), count, offset_in_bank, layout, nullptr, 0);
+      read_segment(bank, copy, scratch_.data(), count, offset_in_bank, layout, nullptr, 0);
       for (std::uint64_t i = 0; i < count; ++i)
         if (scratch_[i] != stored[i]) changes->push_back(WordChange{i + index_base, std::int32_t(scratch_[i])});
       return;
@@ -165,7 +266,7 @@ void SramBuffer<Word>::read_segment(int bank, Word* data, std::uint64_t count, s
   }
   std::span<Word> words(data, count);
   if (config_.fault->persistence == Persistence::per_read) {
-    b.faults += channel_->apply(words, layout, rate_, streams_[std::size_t(bank)]);
+    add_faults(bank, copy, channel_->apply(words, layout, rate_, stream(copy, bank)));
   } else if (const ChipImage* image = chip_image(bank, layout)) {
     if (data) std::memcpy(data, image->words.data() + offset_in_bank, count * sizeof(Word));
     FaultStats st;
@@ -175,9 +276,9 @@ void SramBuffer<Word>::read_segment(int bank, Word* data, std::uint64_t count, s
     st.faulty_bits = image->word_unit ? 0 : cells;
     st.faulty_words = count_in(image->faulty_words, offset_in_bank, count);
     st.words_changed = count_in(image->changed_words, offset_in_bank, count);
-    b.faults += st;
+    add_faults(bank, copy, st);
   } else {
-    b.faults += channel_->apply(words, layout, active_map(bank, layout), offset_in_bank);
+    add_faults(bank, copy, channel_->apply(words, layout, active_map(bank, layout), offset_in_bank));
   }
 }
 
@@ -197,11 +298,26 @@ void SramBuffer<Word>::b_transport(tlm::tlm_generic_payload& payload, sc_core::s
   Word* data = reinterpret_cast<Word*>(payload.get_data_ptr());
   const bool is_read = payload.get_command() == tlm::TLM_READ_COMMAND;
   std::vector<WordChange>* changes = is_read ? ext->changes : nullptr;
-  if (changes) data = nullptr;  // sparse read: nothing is copied
-  if (!is_read)
-    std::memcpy(storage_.data() + first, data, count * sizeof(Word));
+  const int copies = std::max(1, ext->copies);
+  if (changes || ext->accounting_only || copies > 1) data = nullptr;  // sparse / block transfers copy nothing
+  if (is_read && copies > 1 && !ext->accounting_only && !ext->copy_changes)
+    throw std::logic_error(std::string(name()) + ": a block read needs per-copy change lists");
+  if (copies > int(copy_faults_.size()))
+    throw std::logic_error(std::string(name()) + ": block transfer of more copies than begin_inferences() set up");
+  if (!is_read && !ext->accounting_only)
+    std::memcpy(storage_.data() + first, reinterpret_cast<Word*>(payload.get_data_ptr()), count * sizeof(Word));
   else if (data)
     std::memcpy(data, storage_.data() + first, count * sizeof(Word));
+  // A block read whose faults were drawn by presample(): hand them out (the counts are already in).
+  const bool presampled = is_read && ext->copy_changes && presample_cursor_ < presampled_reads_.size();
+  if (presampled) {
+    const BlockRead& r = presampled_reads_[presample_cursor_];
+    if (r.address != first || r.count != count || r.layout != ext->layout || rate_ != presample_rate_)
+      throw std::logic_error(std::string(name()) + ": block read differs from the presampled one");
+    for (int c = 0; c < copies; ++c)
+      (*ext->copy_changes)[std::size_t(c)].swap(presampled_[presample_cursor_][std::size_t(c)]);
+    ++presample_cursor_;
+  }
   // Split at bank boundaries: counts, faults and energy per bank.
   const std::uint64_t bank_words = config_.bank_words();
   double energy = 0;
@@ -211,22 +327,30 @@ void SramBuffer<Word>::b_transport(tlm::tlm_generic_payload& payload, sc_core::s
     const std::uint64_t offset = address % bank_words;
     const std::uint64_t n = std::min(count - done, bank_words - offset);
     BankStats& b = banks_[std::size_t(bank)];
+    const double words = double(n) * double(copies);
     if (is_read) {
-      b.reads += n;
-      read_segment(bank, data ? data + done : nullptr, n, offset, ext->layout, changes, done);
-      b.dynamic_j += double(n) * read_j_;
-      energy += double(n) * read_j_;
+      b.reads += n * std::uint64_t(copies);
+      if (ext->accounting_only)
+        count_only(bank, n, ext->layout, copies);
+      else if (presampled)
+        ;  // counted by presample()
+      else if (ext->copy_changes)
+        read_copies(bank, n, offset, ext->layout, *ext->copy_changes, done, copies);
+      else
+        read_segment(bank, 0, data ? data + done : nullptr, n, offset, ext->layout, changes, done);
+      b.dynamic_j += words * read_j_;
+      energy += words * read_j_;
     } else {
-      b.writes += n;
+      b.writes += n * std::uint64_t(copies);
       ++write_generation_[std::size_t(bank)];
       reads_since_write_[std::size_t(bank)] = 0;
-      b.dynamic_j += double(n) * write_j_;
-      energy += double(n) * write_j_;
+      b.dynamic_j += words * write_j_;
+      energy += words * write_j_;
     }
     done += n;
   }
   ledger_.charge(ext->ledger_row, component_, is_read ? EnergyAction::sram_read : EnergyAction::sram_write,
-                 double(count), energy, volts_);
+                 double(count) * double(copies), energy, volts_);
   payload.set_response_status(tlm::TLM_OK_RESPONSE);
 }
 

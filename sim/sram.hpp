@@ -43,6 +43,14 @@ struct AccessExtension : tlm::tlm_extension<AccessExtension> {
   // a read, the payload's data is not written; every word that reads back different from the stored value is
   // appended as (index in the transfer, value read). Same draws, counts and energy as a copying read.
   std::vector<WordChange>* changes = nullptr;
+  // Block mode (several inferences through one instruction stream): the transfer happens once for each of
+  // `copies` inferences (counts and energy times `copies`; copy c is inference first + c of
+  // begin_inferences()). A read of several copies is sparse: copy c's changes go to (*copy_changes)[c].
+  int copies = 1;
+  std::vector<std::vector<WordChange>>* copy_changes = nullptr;
+  // The data is not moved (block mode: the PE array's block datapath carries the activations); only counts
+  // and energy. Reads must not be able to fault.
+  bool accounting_only = false;
 
   tlm::tlm_extension_base* clone() const override { return new AccessExtension(*this); }
   void copy_from(const tlm::tlm_extension_base& other) override { *this = static_cast<const AccessExtension&>(other); }
@@ -67,6 +75,24 @@ class SramBuffer : public sc_core::sc_module {
   // A new chip instance: contents zeroed, per_read streams and per_chip maps from (seed, trial). `max_rate` is
   // the highest rate the schedule can reach (per_chip maps are drawn at it).
   void begin_trial(std::uint64_t seed, std::uint64_t trial, double max_rate);
+  // The next reads belong to inferences [first, first + copies) of the trial: per_read faults of inference i
+  // in bank b come from their own stream (seed, trial, bank, i), whatever the block size or thread count.
+  void begin_inferences(std::uint64_t first, int copies);
+  // Block mode, per_read faults: draw the faults of the block's coming reads for every copy at once, in one
+  // parallel region over the copies (copy c from its own streams, in read order: exactly what the reads would
+  // draw one by one), and count them. The block reads with per-copy change lists that follow must be these
+  // reads in this order, at the same rate; they then hand the drawn changes out. No-op if nothing can fault.
+  struct BlockRead {
+    std::uint64_t address = 0, count = 0;  // words
+    WordLayout layout{8, true};
+  };
+  void presample(const std::vector<BlockRead>& reads, int copies);
+  // Fault counts of copy c (inference first + c) since begin_inferences().
+  const FaultStats& copy_faults(int copy) const { return copy_faults_[std::size_t(copy)]; }
+  // Threads for sampling the copies of a block transfer (results do not depend on it).
+  void set_threads(int threads) { threads_ = std::max(1, threads); }
+  // Per-copy counts (copy_faults) are kept only when asked for (per-inference records).
+  void set_copy_tracking(bool on) { track_copies_ = on; }
   // The domain's voltage in force changed: fault rate and energy per access from now on.
   void set_voltage(double volts);
 
@@ -82,8 +108,16 @@ class SramBuffer : public sc_core::sc_module {
  private:
   void b_transport(tlm::tlm_generic_payload& payload, sc_core::sc_time& delay);
   // data == nullptr: sparse read, changes appended to *changes with indices shifted by index_base.
-  void read_segment(int bank, Word* data, std::uint64_t count, std::uint64_t offset_in_bank, WordLayout layout,
-                    std::vector<WordChange>* changes, std::uint64_t index_base);
+  void read_segment(int bank, int copy, Word* data, std::uint64_t count, std::uint64_t offset_in_bank,
+                    WordLayout layout, std::vector<WordChange>* changes, std::uint64_t index_base);
+  // Block transfers: every copy's sparse read of one bank segment; counts only (nothing can fault).
+  void read_copies(int bank, std::uint64_t count, std::uint64_t offset_in_bank, WordLayout layout,
+                   std::vector<std::vector<WordChange>>& changes, std::uint64_t index_base, int copies);
+  void count_only(int bank, std::uint64_t count, WordLayout layout, int copies);
+  void add_faults(int bank, int copy, const FaultStats& stats);
+  ExponentialStream& stream(int copy, int bank) {
+    return streams_[std::size_t(copy) * std::size_t(config_.banks) + std::size_t(bank)];
+  }
   const FaultMap& active_map(int bank, WordLayout layout);
   // per_chip: a bank read again and again without writes in between (the resident weights) reads the same
   // corrupted values every time, so its corrupted image is built once and read like a reliable bank; the
@@ -105,9 +139,18 @@ class SramBuffer : public sc_core::sc_module {
   std::shared_ptr<const FaultChannel> channel_;  // null: reliable
   std::vector<Word> storage_;
   std::vector<BankStats> banks_;
-  std::vector<ExponentialStream> streams_;  // per_read, one per bank (batched variates)
-  std::vector<Word> scratch_;               // sparse per_chip reads before the bank's image exists
-  std::vector<FaultMap> chip_maps_;         // per_chip, one per bank, all cells of the word
+  std::vector<ExponentialStream> streams_;  // per_read, per (copy, bank) of the current block (batched variates)
+  std::vector<FaultStats> copy_faults_;     // per copy of the current block
+  std::vector<FaultStats> stats_scratch_;   // read_copies, presample
+  std::vector<BlockRead> presampled_reads_;
+  std::vector<std::vector<std::vector<WordChange>>> presampled_;  // [read][copy]
+  std::size_t presample_cursor_ = 0;
+  double presample_rate_ = 0;
+  std::uint64_t seed_ = 0, trial_ = 0;
+  int threads_ = 1;
+  bool track_copies_ = true;
+  std::vector<Word> scratch_;        // sparse per_chip reads before the bank's image exists
+  std::vector<FaultMap> chip_maps_;  // per_chip, one per bank, all cells of the word
   // per_chip maps restricted to a layout's stored bits and thinned to the rate in force, per (bank, layout).
   std::map<std::pair<int, std::pair<int, bool>>, FaultMap> active_;
   std::map<std::pair<int, std::pair<int, bool>>, ChipImage> images_;

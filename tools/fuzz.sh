@@ -4,9 +4,10 @@
 #
 #   tools/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]     default 600 s (10 min), every target
 #   FUZZ_JOBS=2 tools/fuzz.sh 600                       run two targets at a time
-#   tools/fuzz.sh --build-only                          configure and build, run nothing
+#   tools/fuzz.sh --build-only [TARGET...]              configure and build, run nothing
+#   tools/fuzz.sh --run-only [SECONDS] [TARGET...]      run targets already built (e.g. while others build)
 #
-# Targets: idx arff csv safetensors deploy train_config technology hw_config schedule.
+# Targets: idx arff csv safetensors deploy train_config technology hw_config schedule experiment.
 # Seeds come from tests/fuzz/corpus/<target>/ (kept in git); inputs the fuzzer finds go to
 # build-fuzz/corpus/<target>/ (not in git) and crashes to build-fuzz/crashes/<target>/. A crash makes
 # the script exit 1 after all targets ran: fix it, copy the input into tests/fuzz/corpus/<target>/,
@@ -15,14 +16,19 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
 build=${AXSIM_FUZZ_BUILD_DIR:-build-fuzz}
-all_targets=(idx arff csv safetensors deploy train_config technology hw_config schedule)
+all_targets=(idx arff csv safetensors deploy train_config technology hw_config schedule experiment)
 
 build_only=0
+run_only=0
 seconds=600
 if [[ ${1:-} == --build-only ]]; then
   build_only=1
   shift
-elif [[ ${1:-} =~ ^[0-9]+$ ]]; then
+elif [[ ${1:-} == --run-only ]]; then
+  run_only=1
+  shift
+fi
+if [[ ${1:-} =~ ^[0-9]+$ ]]; then
   seconds=$1
   shift
 fi
@@ -36,7 +42,7 @@ if [[ ! -f $build/CMakeCache.txt ]]; then
     -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" \
     -DAXSIM_BUILD_TESTS=ON -DAXSIM_BUILD_BENCH=OFF -DAXSIM_BUILD_FUZZ=ON >/dev/null
 fi
-nice -n 10 cmake --build "$build" -j "${FUZZ_BUILD_JOBS:-2}" --target $(printf 'fuzz_%s ' "${targets[@]}")
+[[ $run_only == 1 ]] || nice -n 10 cmake --build "$build" -j "${FUZZ_BUILD_JOBS:-2}" --target $(printf 'fuzz_%s ' "${targets[@]}")
 [[ $build_only == 1 ]] && exit 0
 
 run_one() {

@@ -27,12 +27,15 @@ inline std::string_view as_text(const std::uint8_t* data, std::size_t size) {
 }
 
 // Runs `parse`; InputError is the expected outcome for bad input. Any other exception aborts with
-// its message so libFuzzer records the input as a crash.
+// its message so libFuzzer records the input as a crash. AXSIM_FUZZ_VERBOSE=1 prints each InputError
+// (to see which seeds a parser accepts: `AXSIM_FUZZ_VERBOSE=1 fuzz_<target> tests/fuzz/corpus/<target>/*`).
 template <class Fn>
 void expect_value_or_input_error(Fn&& parse) {
+  static const bool verbose = std::getenv("AXSIM_FUZZ_VERBOSE") != nullptr;
   try {
     parse();
-  } catch (const InputError&) {
+  } catch (const InputError& e) {
+    if (verbose) std::fprintf(stderr, "fuzz: InputError: %s\n", e.what());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fuzz: parser threw a non-InputError exception: %s\n", e.what());
     std::abort();

@@ -1,5 +1,6 @@
 // The deploy artifact loader (workloads/artifact/deploy.hpp): a valid safetensors container whose
-// metadata (network JSON, hardware, training) and tensors are checked against each other. The loader
+// metadata (network JSON, hardware, training) and tensors are checked against each other, and the
+// stored quantized network (read_quantized_network). The loader
 // takes a path, so each input is written to a private file under /dev/shm (or TMPDIR) first.
 #include <unistd.h>
 
@@ -25,5 +26,7 @@ extern "C" int AXSIM_FUZZ_ENTRY(const std::uint8_t* data, std::size_t size) {
     out.write(reinterpret_cast<const char*>(data), std::streamsize(size));
   }
   axsim::fuzz::expect_value_or_input_error([&] { (void)axsim::artifact::load_trained_model(path); });
+  // The stored integer network is read independently of the float one (`axsim sim` reads it).
+  axsim::fuzz::expect_value_or_input_error([&] { (void)axsim::artifact::read_quantized_network(path); });
   return 0;
 }

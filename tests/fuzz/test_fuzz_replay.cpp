@@ -22,6 +22,7 @@ AXSIM_DECLARE_FUZZ_ENTRY(train_config)
 AXSIM_DECLARE_FUZZ_ENTRY(technology)
 AXSIM_DECLARE_FUZZ_ENTRY(hw_config)
 AXSIM_DECLARE_FUZZ_ENTRY(schedule)
+AXSIM_DECLARE_FUZZ_ENTRY(experiment)
 
 namespace {
 
@@ -57,3 +58,4 @@ AXSIM_REPLAY_TEST(train_config)
 AXSIM_REPLAY_TEST(technology)
 AXSIM_REPLAY_TEST(hw_config)
 AXSIM_REPLAY_TEST(schedule)
+AXSIM_REPLAY_TEST(experiment)

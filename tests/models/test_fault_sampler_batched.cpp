@@ -105,6 +105,15 @@ TEST(BatchedSampler, SequenceDoesNotDependOnTheBatchSize) {
   EXPECT_LT(same, 5) << "different streams must differ";
 }
 
+TEST(BatchedSampler, ResetRestartsAnotherStreamFromItsFirstVariate) {
+  ExponentialStream used(7, 9, 256);
+  for (int i = 0; i < 3000; ++i) used.next();  // buffers grown and partly consumed
+  used.reset(7, 8);
+  ExponentialStream fresh(7, 8, 256);
+  EXPECT_EQ(used.index(), 0u);
+  for (int i = 0; i < 5000; ++i) ASSERT_EQ(used.next(), fresh.next()) << "variate " << i;
+}
+
 TEST(BatchedSampler, FaultRateIsInsideBinomialBounds) {
   for (double p : {1e-4, 1e-2, 0.3}) {
     const FaultSampler sampler(p);

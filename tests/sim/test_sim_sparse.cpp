@@ -23,6 +23,7 @@ Pair run_both(const QuantizedNetwork& net, const Dataset& data, const std::strin
   o.record_per_inference = true;
   o.seed = 5;
   o.trials = 2;
+  o.block = 1;  // one inference at a time: energies summed in the same order (block mode: test_sim_block.cpp)
   const HardwareConfig hw = hw_from(small_hw_yaml("fast", weight_fault, "", extra, size, size));
   Pair p;
   p.sparse = simulate(net, hw, nominal_schedule(), data, o);

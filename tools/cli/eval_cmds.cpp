@@ -12,6 +12,7 @@
 
 #include "core/atomic_file.hpp"
 #include "core/error.hpp"
+#include "core/units.hpp"
 #include "tools/cli/command.hpp"
 #include "tools/cli/progress.hpp"
 #include "workloads/artifact/deploy.hpp"
@@ -19,6 +20,7 @@
 #include "workloads/quant/executor.hpp"
 #include "workloads/quant/float_eval.hpp"
 #include "workloads/quant/monte_carlo.hpp"
+#include "workloads/train/methods/analog_eval.hpp"
 
 namespace axsim::cli {
 
@@ -59,6 +61,75 @@ std::map<std::string, double> eval_layer_rates(const std::string& model, const s
   return rates;
 }
 
+// A current such as "5nA" in nA (core/units); `what` names the option in errors.
+double current_na(const std::string& text, const std::string& what) {
+  double a = 0.0;
+  try {
+    a = parse_quantity(text, Dim::ampere);
+  } catch (const std::exception&) {
+    throw_input_error("<command line>", what, "a current such as 5nA", "'" + text + "'");
+  }
+  if (!(a > 0.0) || !std::isfinite(a))
+    throw_input_error("<command line>", what, "a positive current such as 5nA", "'" + text + "'");
+  return a * 1e9;
+}
+
+struct AnalogCliOptions {
+  std::string i_max;                     // uniform I_max; empty: the trained per-layer values
+  std::vector<std::string> layer_i_max;  // NAME=CURRENT overrides
+  bool no_programming_noise = false;
+  std::string bn_data;  // BN recalibration data (empty: keep the trained statistics)
+  int bn_batches = 20, bn_batch = 100, batch = 500;
+};
+
+// `axsim eval --analog`: an analog-noise-trained artifact under the accurate noise model (shot noise in
+// every crossbar layer + programming noise per chip) at the chosen I_max, Monte Carlo over chips
+// (workloads/train/methods/analog_eval: the same evaluator the training's `evaluate:` block uses).
+void eval_analog(const std::string& model, const Dataset& data, const AnalogCliOptions& a, std::uint64_t seed,
+                 const quant::McOptions& mc, nlohmann::json& j, quant::McResult& result) {
+  train::AnalogModel m = train::load_analog_model(model);
+  const std::vector<std::string>& names = m.method->layer_names();
+  std::vector<double> i_max = m.method->i_max_na();
+  if (!a.i_max.empty()) i_max.assign(names.size(), current_na(a.i_max, "--i-max"));
+  for (const std::string& arg : a.layer_i_max) {
+    const auto eq = arg.find('=');
+    if (eq == std::string::npos || eq == 0)
+      throw_input_error("<command line>", "--layer-i-max", "NAME=CURRENT (e.g. conv1=2nA)", "'" + arg + "'");
+    const std::string name = arg.substr(0, eq);
+    const auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end())
+      throw_input_error("<command line>", "--layer-i-max", "the name of an analog layer of the model", "'" + name + "'",
+                        closest_match(name, names));
+    i_max[std::size_t(it - names.begin())] = current_na(arg.substr(eq + 1), "--layer-i-max " + name);
+  }
+  train::AnalogEvalOptions opt;
+  opt.seed = seed;
+  opt.batch = a.batch;
+  opt.programming_noise = !a.no_programming_noise;
+  opt.mc = mc;
+  Dataset calibration;
+  if (!a.bn_data.empty()) {
+    calibration = load_dataset_prefix(a.bn_data, std::size_t(a.bn_batches) * std::size_t(a.bn_batch));
+    opt.calibration = &calibration;
+    opt.bn_recalibration_batches = a.bn_batches;
+    opt.bn_recalibration_batch = a.bn_batch;
+  }
+  const std::vector<bool> all(names.size(), true), none(names.size(), false);
+  train::AnalogEvalOptions clean_opt = opt;
+  clean_opt.mc.on_trial = nullptr;
+  const train::AnalogEvalResult clean = train::evaluate_analog(*m.network, *m.method, data, i_max, none, clean_opt);
+  const train::AnalogEvalResult noisy = train::evaluate_analog(*m.network, *m.method, data, i_max, all, opt);
+  j["mode"] = "analog";
+  j["noise_free_accuracy"] = clean.accuracy.mean;
+  j["analog"] = train::to_json(noisy, names);
+  j["analog"]["trained_i_max_na"] = m.method->i_max_na();
+  j["analog"]["programming_noise"] = opt.programming_noise;
+  j["analog"]["bn_recalibration"] =
+      a.bn_data.empty() ? nlohmann::json(nullptr)
+                        : nlohmann::json{{"data", a.bn_data}, {"batches", a.bn_batches}, {"batch", a.bn_batch}};
+  result = noisy.accuracy;
+}
+
 int cmd_eval(const std::vector<std::string>& args) {
   po::options_description o("options");
   std::string model, data_spec, out, multiplier = "exact", channel = "flip", act_channel, draw = "per_trial";
@@ -67,6 +138,8 @@ int cmd_eval(const std::vector<std::string>& args) {
   std::uint64_t seed = 1;
   bool float_mode = false, quiet = false, p_from_model = false;
   std::vector<std::string> layer_p_args;
+  bool analog = false;
+  AnalogCliOptions analog_opt;
   o.add_options()("model", po::value(&model), "deploy artifact (.safetensors) written by axsim train")(
       "data", po::value(&data_spec), "dataset spec, e.g. mnist:data/mnist:test")(
       "float", po::bool_switch(&float_mode), "evaluate in float (faults: flip on BinaryConnect signs, erasure)")(
@@ -89,6 +162,18 @@ int cmd_eval(const std::vector<std::string>& args) {
                                                                                          "random seed (1)")(
       "calibration", po::value(&calib),
       "samples used to calibrate activations when the artifact stores no quantized network (256)")(
+      "analog", po::bool_switch(&analog),
+      "analog crossbar model (trained with method analog): accurate shot + programming noise, MC over chips")(
+      "i-max", po::value(&analog_opt.i_max), "--analog: I_max of every crossbar layer, e.g. 5nA (default: as trained)")(
+      "layer-i-max", po::value(&analog_opt.layer_i_max)->composing(),
+      "--analog: per-layer I_max NAME=CURRENT (repeatable, e.g. conv1=2nA)")(
+      "no-programming-noise", po::bool_switch(&analog_opt.no_programming_noise),
+      "--analog: shot noise only (no weight programming noise)")(
+      "bn-recalibration", po::value(&analog_opt.bn_data),
+      "--analog: re-estimate batch-norm statistics under each chip's noise on this dataset spec")(
+      "bn-batches", po::value(&analog_opt.bn_batches), "--analog: recalibration batches (20)")(
+      "bn-batch", po::value(&analog_opt.bn_batch), "--analog: recalibration batch size (100)")(
+      "batch", po::value(&analog_opt.batch), "--analog: inputs per forward pass (500; results do not depend on it)")(
       "threads", po::value(&threads), "OpenMP threads (0: all)")("output,o", po::value(&out), "write the JSON here")(
       "quiet,q", po::bool_switch(&quiet), "no progress output");
   po::variables_map vm;
@@ -109,9 +194,30 @@ int cmd_eval(const std::vector<std::string>& args) {
   mc.on_trial = [&](const quant::McResult& r) {
     if (bar) bar->update(std::uint64_t(r.trials), fmt::format("acc {:.4f}", r.mean));
   };
-  const std::map<std::string, double> layer_rates = eval_layer_rates(model, layer_p_args, p_from_model);
+  const std::map<std::string, double> layer_rates =
+      analog ? std::map<std::string, double>{} : eval_layer_rates(model, layer_p_args, p_from_model);
   nlohmann::json j{{"model", model}, {"data", data_spec}, {"samples", data.size}, {"seed", seed}};
   quant::McResult r;
+  if (analog) {
+    for (const char* other : {"float", "multiplier", "p", "layer-p", "p-from-model", "p-act", "channel", "act-channel",
+                              "draw", "weight-bits", "act-bits", "calibration"})
+      if (vm.count(other) && !vm[other].defaulted())
+        throw_input_error("<command line>", std::string("--") + other, "no digital-accelerator option with --analog",
+                          std::string("--") + other);
+    if (analog_opt.bn_batches < 1 || analog_opt.bn_batch < 2 || analog_opt.batch < 1)
+      throw_input_error("<command line>", "--bn-batches/--bn-batch/--batch",
+                        "bn-batches >= 1, bn-batch >= 2, batch >= 1");
+    eval_analog(model, data, analog_opt, seed, mc, j, r);
+    if (bar) bar->finish(fmt::format("acc {:.4f}", r.mean));
+    j["result"] = mc_result_json(r);
+    write_json_result(j, out);
+    return kOk;
+  }
+  for (const char* only_analog :
+       {"i-max", "layer-i-max", "no-programming-noise", "bn-recalibration", "bn-batches", "bn-batch", "batch"})
+    if (vm.count(only_analog) && !vm[only_analog].defaulted())
+      throw_input_error("<command line>", std::string("--") + only_analog, "it together with --analog",
+                        "it without --analog");
   if (float_mode) {
     artifact::TrainedModel m = artifact::load_trained_model(model);
     quant::FloatEvaluator ev(*m.network, quant::FloatEvalOptions{m.info.binary_connect});

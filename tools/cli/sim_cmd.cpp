@@ -42,6 +42,7 @@ int cmd_sim(const std::vector<std::string>& args) {
   double ci = 0;
   std::uint64_t seed = 1, inferences = 0;
   int max_trials = 100;
+  int block = sim::SimOptions{}.block, threads = 0;
   bool quiet = false;
   o.add_options()("model", po::value(&model), "deploy artifact (.safetensors)")("hw", po::value(&hw_path),
                                                                                 "hardware YAML (configs/hw/...)")(
@@ -52,6 +53,9 @@ int cmd_sim(const std::vector<std::string>& args) {
       "max-trials", po::value(&max_trials), "with --ci: at most this many chips (default 100)")(
       "seed", po::value(&seed), "random seed (default 1)")("inferences", po::value(&inferences),
                                                            "inputs per trial: the first N samples (default: all)")(
+      "block", po::value(&block),
+      "inferences simulated together (values batched, counts per inference; default 128; 1 = one at a time)")(
+      "threads", po::value(&threads), "threads for a block's faults and products (default 0: all cores)")(
       "param,p", po::value(&overrides)->composing(), "override a hardware value: -p pe_array.rows=8 (repeatable)")(
       "output,o", po::value(&out), "run directory")("quiet,q", po::bool_switch(&quiet), "no progress output");
   po::variables_map vm;
@@ -70,6 +74,8 @@ int cmd_sim(const std::vector<std::string>& args) {
   if (vm.count("ci") && vm.count("trials"))
     throw_input_error("<command line>", "axsim sim", "either --trials or --ci, not both");
   if (trials < 1) throw_input_error("<command line>", "--trials", "at least 1", std::to_string(trials));
+  if (block < 1) throw_input_error("<command line>", "--block", "at least 1", std::to_string(block));
+  if (threads < 0) throw_input_error("<command line>", "--threads", "0 (all cores) or more", std::to_string(threads));
   if (vm.count("ci") && !(ci > 0 && ci < 1))
     throw_input_error("<command line>", "--ci", "a half-width in (0, 1), e.g. 0.005 for +-0.5 percentage points",
                       std::to_string(ci));
@@ -85,6 +91,8 @@ int cmd_sim(const std::vector<std::string>& args) {
   job.options.ci_half_width = vm.count("ci") ? ci : 0.0;
   job.options.max_trials = max_trials;
   job.options.inferences = inferences;
+  job.options.block = block;
+  job.options.threads = threads;
   job.command_line = join_args(args);
   const sim::SimulationResult r = jobs::run_sim(job, out, quiet);
 
@@ -103,8 +111,9 @@ int cmd_sim(const std::vector<std::string>& args) {
                            format_quantity(r.energy_per_inference_j, Dim::joule),
                            format_quantity(r.energy_total.dynamic_j, Dim::joule),
                            format_quantity(r.energy_total.leakage_j, Dim::joule));
-  std::cout << fmt::format("throughput  {:.0f} inferences/s wall, {:.0f} inferences/s per CPU second\n",
-                           r.inferences_per_second, r.inferences_per_cpu_second);
+  std::cout << fmt::format("throughput  {:.0f} inferences/s wall, {:.0f} inferences/s per CPU second ({})\n",
+                           r.inferences_per_second, r.inferences_per_cpu_second,
+                           r.block > 1 ? fmt::format("blocks of {}", r.block) : std::string("one at a time"));
   std::cout << out << "\n";
   return kOk;
 }

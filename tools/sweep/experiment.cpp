@@ -155,14 +155,21 @@ void expect_existing_key(const YAML::Node& base, const std::string& key, const O
                     "'" + key + "'", close.empty() ? "" : (prefix.empty() ? "" : prefix + ".") + close);
 }
 
+// fs::exists without its exception: a name the file system refuses (too long, say) is a file that does not
+// exist, reported as an InputError by the caller (the throwing overload made it an internal error).
+bool file_exists(const fs::path& p) {
+  std::error_code ignored;
+  return fs::exists(p, ignored);
+}
+
 // A path in a config file, relative to the experiment's directory first, then to the working directory.
 std::string resolve_file(const ConfigNode& node, const std::string& exp_dir, const std::string& what) {
   const std::string given = node.as_str();
   if (!fs::path(given).is_absolute() && !exp_dir.empty()) {
     const fs::path p = fs::path(exp_dir) / given;
-    if (fs::exists(p)) return p.lexically_normal().string();
+    if (file_exists(p)) return p.lexically_normal().string();
   }
-  if (fs::exists(given)) return given;
+  if (file_exists(given)) return given;
   node.fail(what + " that exists (relative to the experiment file or the working directory)", "'" + given + "'");
 }
 
@@ -227,7 +234,7 @@ void resolve_and_validate(Experiment& ex, Point& p) {
     if (hw.IsMap() && hw["technology"] && hw["technology"].IsScalar()) {
       const std::string given = hw["technology"].Scalar();
       const fs::path rel = fs::path(ex.hw_dir) / given;
-      if (!fs::path(given).is_absolute() && !ex.hw_dir.empty() && fs::exists(rel))
+      if (!fs::path(given).is_absolute() && !ex.hw_dir.empty() && file_exists(rel))
         hw["technology"] = fs::absolute(rel).lexically_normal().string();
     }
   }
@@ -241,7 +248,7 @@ void resolve_and_validate(Experiment& ex, Point& p) {
       if (!t["train"]) {
         if (!s.has("model")) s.fail("sim.model (a deploy artifact) when the experiment has no train: section");
         const std::string model = s.str("model");
-        if (!fs::exists(model)) s.child("model").fail("a deploy artifact that exists", "'" + model + "'");
+        if (!file_exists(model)) s.child("model").fail("a deploy artifact that exists", "'" + model + "'");
       }
       parse_data_spec(s.str("data"));
       s.integer("trials", 1, 1, 1000000);
@@ -322,10 +329,16 @@ jobs::SimJob sim_job(const Experiment& e, const Point& p, const std::string& mod
   return job;
 }
 
-Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
+namespace {
+
+// Far more than a sweep runs in practice (each point is a training and/or simulation run), few enough that
+// expanding and validating them all stays fast.
+constexpr std::size_t kMaxPoints = 10000;
+
+// load_experiment and parse_experiment once the YAML is read.
+Experiment experiment_from(const ConfigNode& root, const std::string& path, const std::vector<std::string>& overrides) {
   Experiment ex;
   ex.file = path;
-  const ConfigNode root = ConfigNode::load_file(path);
   root.expect_map();
   root.expect_keys({"version", "name", "description", "seed", "train", "sim", "set", "grid", "points"});
   if (root.integer("version") != 1) root.child("version").fail("version: 1", root.str("version"));
@@ -393,6 +406,9 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
   std::vector<Params> listed{Params{}};
   if (auto pts = root.maybe("points")) {
     if (!pts->is_sequence() || pts->items().empty()) pts->fail("a non-empty list of maps {key.path: value, ...}");
+    if (pts->items().size() > kMaxPoints)
+      pts->fail(fmt::format("at most {} points in an experiment (split it into several)", kMaxPoints),
+                std::to_string(pts->items().size()) + " points");
     listed.clear();
     for (const auto& item : pts->items()) {
       if (!item.is_map()) item.fail("a map {key.path: value, ...}");
@@ -407,6 +423,12 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
     for (const auto& [key, values] : grid->entries()) {
       if (!values.is_sequence() || values.items().empty())
         values.fail("a non-empty list of values to sweep", values.is_scalar() ? "'" + values.as_str() + "'" : "");
+      // Checked before the product is built: a few short lists (or YAML aliases of one list) multiply to
+      // more points than memory holds, and every point is validated before anything runs.
+      if (combos.size() * values.items().size() > kMaxPoints)
+        values.fail(fmt::format("at most {} points in an experiment (split it into several)", kMaxPoints),
+                    fmt::format("{} points (times these {} values)", combos.size() * values.items().size(),
+                                values.items().size()));
       std::vector<Params> next;
       for (const auto& c : combos)
         for (const auto& v : values.items()) {
@@ -443,6 +465,17 @@ Experiment load_experiment(const std::string& path, const std::vector<std::strin
     ex.points.push_back(std::move(p));
   }
   return ex;
+}
+
+}  // namespace
+
+Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides) {
+  return experiment_from(ConfigNode::load_file(path), path, overrides);
+}
+
+Experiment parse_experiment(const std::string& text, const std::string& path,
+                            const std::vector<std::string>& overrides) {
+  return experiment_from(ConfigNode::parse(text, path), path, overrides);
 }
 
 }  // namespace axsim::sweep

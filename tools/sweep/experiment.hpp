@@ -25,7 +25,8 @@
 // weight_sram.0.voltage" (shorthand "schedule...."; integers index sequences), "sim.trials", and "seed" (both
 // seeds). A grid or points key must exist in the base configuration (after set: and -p): an unknown key is an
 // InputError naming the experiment file, the line and the closest existing key. Every point is validated
-// (recipe, hardware, schedule, sim options) before anything runs.
+// (recipe, hardware, schedule, sim options) before anything runs. At most 10000 points (points x grid): more is
+// an InputError at the list that crosses the bound, before the product is built.
 #pragma once
 
 #include <yaml-cpp/yaml.h>
@@ -69,6 +70,10 @@ struct Experiment {
 // Loads, expands and validates an experiment; `overrides` are "-p key.path=value" on the resolved tree.
 // Throws InputError (file, line, key) before anything runs.
 Experiment load_experiment(const std::string& path, const std::vector<std::string>& overrides);
+// The same from the experiment's text: `path` names it in messages and its directory is where relative file
+// names resolve first (the file itself need not exist). What the experiment fuzz target calls.
+Experiment parse_experiment(const std::string& text, const std::string& path,
+                            const std::vector<std::string>& overrides);
 
 // The recipe of a training stage as the trainer reads it (errors name the recipe file).
 ConfigNode train_config(const Experiment& e, const TrainStage& stage);

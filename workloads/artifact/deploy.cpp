@@ -216,7 +216,124 @@ std::optional<QuantizedNetwork> read_quantized(const SafetensorsFile& f, quant::
   return net;
 }
 
+std::uint64_t times(std::uint64_t a, std::uint64_t b) {
+  std::uint64_t product = 0;
+  return __builtin_mul_overflow(a, b, &product) ? UINT64_MAX : product;
+}
+
+std::uint64_t plus(std::uint64_t a, std::uint64_t b) {
+  std::uint64_t sum = 0;
+  return __builtin_add_overflow(a, b, &sum) ? UINT64_MAX : sum;
+}
+
+std::uint64_t values_in(const nn::Shape& shape) {
+  std::uint64_t n = 1;
+  for (int d : shape) n = times(n, std::uint64_t(std::max(d, 0)));
+  return n;
+}
+
+// Walks a spec the way nn::Network builds it (build_layer and each layer's output_shape), counting what
+// the layers would allocate instead of allocating it: Dense/Conv2d weight and bias, BatchNorm weight,
+// bias, running mean and running variance. FootprintMatchesTheBuiltNetwork (tests/workloads/artifact)
+// keeps the two in step.
+class FootprintWalk {
+ public:
+  NetworkFootprint result;
+
+  // False where the walk cannot go on: a layer's input does not fit it (nn::Network reports that layer)
+  // or an activation is over kMaxActivationValues (its shape may not even fit an int).
+  bool walk(const std::vector<nn::LayerSpec>& layers, nn::Shape& shape) {
+    for (const auto& l : layers)
+      if (!layer(l, shape)) return false;
+    return true;
+  }
+
+ private:
+  void parameters(const nn::LayerSpec& l, std::uint64_t n) {
+    result.parameter_values = plus(result.parameter_values, n);
+    if (n > result.largest_layer_values) result.largest_layer_values = n, result.largest_layer = l.name;
+  }
+  bool activation(const nn::LayerSpec& l, std::uint64_t n) {
+    if (n > result.largest_activation) result.largest_activation = n, result.largest_activation_layer = l.name;
+    return n <= kMaxActivationValues;
+  }
+
+  bool layer(const nn::LayerSpec& l, nn::Shape& shape) {
+    const std::uint64_t out = std::uint64_t(std::max(l.out, 0)), kernel = std::uint64_t(std::max(l.kernel, 0));
+    const std::uint64_t bias = l.bias ? out : 0;
+    if (l.type == "dense") {
+      if (shape.size() != 1) return false;  // refused before its weights are allocated
+      parameters(l, plus(times(out, std::uint64_t(shape[0])), bias));
+      shape = {l.out};
+    } else if (l.type == "conv2d") {
+      if (shape.size() != 3) return false;  // refused before its weights are allocated
+      // Counted before the output shape is checked: Conv2d allocates its weights first.
+      parameters(l, plus(times(times(out, std::uint64_t(shape[0])), kernel * kernel), bias));
+      const int stride = l.stride > 0 ? l.stride : 1;
+      if (l.kernel <= 0) return false;
+      const int rows = (shape[1] + 2 * l.padding - l.kernel) / stride + 1;
+      const int cols = (shape[2] + 2 * l.padding - l.kernel) / stride + 1;
+      if (rows <= 0 || cols <= 0) return false;
+      // The forward pass unfolds the input into (in_channels * kernel^2) x (output pixels) per sample.
+      if (!activation(l, times(times(std::uint64_t(shape[0]), kernel * kernel), times(rows, cols)))) return false;
+      shape = {l.out, rows, cols};
+    } else if (l.type == "maxpool" || l.type == "avgpool") {
+      const int stride = l.stride > 0 ? l.stride : l.kernel;
+      if (shape.size() != 3 || l.kernel <= 0 || stride <= 0) return false;
+      const int rows = (shape[1] - l.kernel) / stride + 1, cols = (shape[2] - l.kernel) / stride + 1;
+      if (rows <= 0 || cols <= 0) return false;
+      shape = {shape[0], rows, cols};
+    } else if (l.type == "global_avgpool") {
+      if (shape.size() != 3) return false;
+      shape = {shape[0]};
+    } else if (l.type == "batchnorm") {
+      if (shape.empty()) return false;
+      parameters(l, times(4, std::uint64_t(std::max(shape[0], 0))));
+    } else if (l.type == "flatten") {
+      shape = {int(values_in(shape))};  // bounded by the previous layer's activation check
+    } else if (l.type == "residual") {
+      nn::Shape body = shape, shortcut = shape;
+      if (!walk(l.body, body) || !walk(l.shortcut, shortcut) || body != shortcut) return false;
+      shape = body;
+    } else if (l.type != "relu" && l.type != "dropout") {
+      return false;
+    }
+    return activation(l, values_in(shape));
+  }
+};
+
+std::string count_text(std::uint64_t n) { return n == UINT64_MAX ? "over 2^64" : std::to_string(n); }
+
+// A network metadata is a claim: its sizes, each within range, can still multiply to a network far
+// larger than the file (a 2^26-value input into a 2^20-wide dense layer). Checked before nn::Network
+// allocates anything, so what the loader allocates is bounded by the file's size.
+void expect_footprint_fits_the_file(const SafetensorsFile& f, const nn::NetworkSpec& spec) {
+  const NetworkFootprint fp = network_footprint(spec);
+  if (fp.largest_activation > kMaxActivationValues)
+    throw_input_error(f.path(), "metadata axsim.network, layer '" + fp.largest_activation_layer + "'",
+                      "activations of at most 2^26 values per sample",
+                      count_text(fp.largest_activation) + " values per sample");
+  std::uint64_t in_file = 0;
+  for (const auto& [name, tensor] : f.tensors())
+    if (name.rfind(kQuantizedPrefix, 0) != 0) in_file = plus(in_file, std::uint64_t(tensor.element_count()));
+  if (fp.parameter_values > in_file)
+    throw_input_error(
+        f.path(), "metadata axsim.network",
+        "a network whose parameters the file holds (its tensors hold " + std::to_string(in_file) + " values)",
+        "a network of " + count_text(fp.parameter_values) + " parameter values (layer '" + fp.largest_layer +
+            "' alone " + count_text(fp.largest_layer_values) + ")");
+}
+
 }  // namespace
+
+NetworkFootprint network_footprint(const nn::NetworkSpec& spec) {
+  FootprintWalk w;
+  nn::Shape shape = spec.input;
+  w.result.largest_activation = values_in(shape);
+  w.result.largest_activation_layer = "input";
+  w.result.shapes_chain = w.walk(spec.layers, shape);
+  return w.result;
+}
 
 void save_trained_model(const std::string& path, nn::Network& net, const TrainedModelInfo& info) {
   SafetensorsWriter w;
@@ -255,7 +372,9 @@ TrainedModel load_trained_model(const std::string& path) {
   if (f.metadata_value("axsim.format") != "1")
     throw_input_error(path, "metadata axsim.format", "format 1", "'" + f.metadata_value("axsim.format") + "'");
   TrainedModel m;
-  m.network = std::make_unique<nn::Network>(nn::network_spec_from_json(parse_meta_json(f, "axsim.network"), path));
+  nn::NetworkSpec spec = nn::network_spec_from_json(parse_meta_json(f, "axsim.network"), path);
+  expect_footprint_fits_the_file(f, spec);
+  m.network = std::make_unique<nn::Network>(std::move(spec));
   m.info.binary_connect = f.metadata_value("axsim.binary_connect") == "true";
   m.info.hardware = parse_meta_json(f, "axsim.hardware");
   m.info.training = parse_meta_json(f, "axsim.training");

@@ -14,6 +14,7 @@
 //                       "quantized.<layer>.bias" (I32 [out], at the accumulator step).
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -48,7 +49,26 @@ struct TrainedModel {
 
 // Validates everything: the file format (safetensors loader), the metadata JSON, and every tensor's
 // presence, dtype and shape against the network spec. Errors name the file and the tensor/key.
+// Before anything is allocated, the network's footprint (below) must fit the file: its parameter values
+// at most the values of the file's (non-quantized) tensors, every activation at most kMaxActivationValues.
 TrainedModel load_trained_model(const std::string& path);
+
+// What building a network spec would allocate, worked out from the spec alone (nothing is built), in
+// overflow-safe arithmetic (sums and products saturate at UINT64_MAX).
+struct NetworkFootprint {
+  std::uint64_t parameter_values = 0;  // parameters and BatchNorm statistics, every layer
+  std::uint64_t largest_layer_values = 0;
+  std::string largest_layer;             // the layer holding the most of them
+  std::uint64_t largest_activation = 0;  // values per sample: a layer's output or a convolution's unfolded input
+  std::string largest_activation_layer;
+  // false: the walk stopped at a layer whose input does not fit it (nn::Network reports that layer; the
+  // values above include everything it allocates before reporting it).
+  bool shapes_chain = true;
+};
+NetworkFootprint network_footprint(const nn::NetworkSpec& spec);
+
+// The largest per-sample activation a deploy artifact's network may have: the largest input it may declare.
+inline constexpr std::uint64_t kMaxActivationValues = std::uint64_t(1) << 26;
 
 // The quantized network stored in an artifact: nullopt when the file has none (e.g. written by PyTorch
 // users or an older axsim). Strict: bad JSON, a missing/extra layer, a tensor of the wrong dtype or

@@ -302,19 +302,51 @@ NetworkSpec network_spec_from_json(const nlohmann::json& j, const std::string& o
   try {
     NetworkSpec s;
     s.name = j.at("name").get<std::string>();
-    s.input = j.at("input").get<Shape>();
-    s.classes = j.at("classes").get<int>();
+    // Sizes are checked as JSON integers before any conversion: a float such as 1e12 converted to int is
+    // undefined behaviour, not an error.
+    const nlohmann::json& input = j.at("input");
+    if (!input.is_array() || input.empty())
+      throw_input_error(origin, "network definition, input", "a list of dimensions", input.dump());
     long long input_elements = 1;
-    for (int d : s.input) {
-      if (d < 1 || d > (1 << 16))
-        throw_input_error(origin, "network definition, input", "dimensions in [1, 65536]", j.at("input").dump());
-      input_elements *= d;
+    for (const auto& d : input) {
+      if (!d.is_number_integer() || d.get<long long>() < 1 || d.get<long long>() > (1 << 16))
+        throw_input_error(origin, "network definition, input", "dimensions in [1, 65536]", input.dump());
+      input_elements *= d.get<long long>();  // at most 2^26 * 2^16: checked on every step, never overflows
+      if (input_elements > (1LL << 26))
+        throw_input_error(origin, "network definition, input", "1 to 2^26 elements per sample", input.dump());
+      s.input.push_back(int(d.get<long long>()));
     }
-    if (s.input.empty() || input_elements > (1LL << 26))
-      throw_input_error(origin, "network definition, input", "1 to 2^26 elements per sample", j.at("input").dump());
-    if (s.classes < 1 || s.classes > (1 << 20))
-      throw_input_error(origin, "network definition, classes", "a class count in [1, 2^20]", std::to_string(s.classes));
+    const nlohmann::json& classes = j.at("classes");
+    if (!classes.is_number_integer() || classes.get<long long>() < 1 || classes.get<long long>() > (1 << 20))
+      throw_input_error(origin, "network definition, classes", "a class count in [1, 2^20]", classes.dump());
+    s.classes = int(classes.get<long long>());
+    // Residual blocks nest; reading and building them recurses, so the depth is bounded before that.
+    constexpr int kMaxNesting = 16;
+    std::function<void(const nlohmann::json&, int)> expect_nesting = [&](const nlohmann::json& layers, int depth) {
+      if (depth > kMaxNesting)
+        throw_input_error(origin, "network definition", "residual blocks nested at most 16 deep", "deeper nesting");
+      if (!layers.is_array()) return;
+      for (const auto& l : layers)
+        if (l.is_object())
+          for (const char* key : {"body", "shortcut"})
+            if (l.contains(key)) expect_nesting(l[key], depth + 1);
+    };
+    expect_nesting(j.at("layers"), 0);
     for (const auto& l : j.at("layers")) s.layers.push_back(layer_from_json(l, origin));
+    // The sizes a layer type cannot do without (parse_layer asks the same of YAML layers): a pooling window
+    // of 0 would divide by zero when the network is built.
+    std::function<void(const std::vector<LayerSpec>&)> expect_sizes = [&](const std::vector<LayerSpec>& layers) {
+      for (const auto& l : layers) {
+        const std::string where = "network definition, layer '" + l.name + "'";
+        if ((l.type == "dense" || l.type == "conv2d") && l.out <= 0)
+          throw_input_error(origin, where, "'out' (a positive width) for a " + l.type + " layer", "none");
+        if ((l.type == "conv2d" || l.type == "maxpool" || l.type == "avgpool") && l.kernel <= 0)
+          throw_input_error(origin, where, "'kernel' (a positive size) for a " + l.type + " layer", "none");
+        expect_sizes(l.body);
+        expect_sizes(l.shortcut);
+      }
+    };
+    expect_sizes(s.layers);
     return s;
   } catch (const nlohmann::json::exception& e) {
     throw_input_error(origin, "network definition", "an object with name, input, classes and layers", e.what());

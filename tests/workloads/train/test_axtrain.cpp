@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <vector>
@@ -325,6 +326,81 @@ TEST(AxTrainPas, VoltageGivesTheCurvesFlipRate) {
     changed += fmt.quantize(w.forward_value[j]) != fmt.quantize(w.value[j]);
   // P(word changed) = 1 - (1 - p)^8 for 8 stored bits.
   expect_binomial(changed, w.value.size(), 1 - std::pow(0.99, 8), "changed words");
+}
+
+// The fused operand pass (one loop, float or double) against the models' batch functions in turn:
+// quantize -> drum_transform_batch -> dequantize, bit for bit, codes included; ties, saturation, NaN,
+// negative and subnormal inputs, signed/unsigned, power-of-two and explicit steps.
+TEST(AxTrainPas, FusedOperandPassEqualsTheModelsBatchFunctions) {
+  CounterRng rng(7, 1);
+  std::vector<float> x(3000);
+  for (std::size_t i = 0; i < x.size(); ++i) x[i] = float((rng.uniform() * 2.0 - 1.0) * 1.3);
+  for (std::size_t i = 0; i < 200; ++i) x[i] = float(int(i) - 100) / 64.0f;  // exact ties at step 2^-7
+  x[200] = std::nanf("");
+  x[201] = 1e-42f;  // subnormal
+  x[202] = -0.0f;
+  x[203] = 50.0f;  // saturates
+  for (const FixedPointFormat& format :
+       {FixedPointFormat::covering(1.0, 8, true), FixedPointFormat::covering(1.0, 8, false),
+        FixedPointFormat::covering(0.01, 6, true), FixedPointFormat::covering(3.0, 16, true),
+        FixedPointFormat::power_of_two(8, 200, true), FixedPointFormat::with_step(8, 0.013, true)}) {
+    for (const Multiplier& m :
+         {Multiplier::exact(format.bits), Multiplier::drum(2, format.bits), Multiplier::drum(4, format.bits)}) {
+      std::vector<std::int32_t> codes(x.size()), transformed(x.size());
+      quantize(format, std::span<const float>(x), std::span<std::int32_t>(codes));
+      transformed = codes;
+      if (!m.is_exact()) drum_transform_batch(std::span<std::int32_t>(transformed), m.transform_k());
+      std::vector<float> expect(x.size()), got(x.size(), -7.0f);
+      dequantize(format, std::span<const std::int32_t>(transformed), std::span<float>(expect));
+      std::vector<std::int16_t> got_codes(x.size());
+      quantize_transform_dequantize(format, m, x, got, got_codes);
+      for (std::size_t i = 0; i < x.size(); ++i) {
+        ASSERT_EQ(std::memcmp(&got[i], &expect[i], sizeof(float)), 0)
+            << format.to_string() << " " << m.name() << " x=" << x[i] << ": " << got[i] << " vs " << expect[i];
+        ASSERT_EQ(got_codes[i], codes[i]) << format.to_string() << " x=" << x[i];
+      }
+    }
+  }
+  std::vector<float> y(5);
+  EXPECT_THROW(quantize_transform_dequantize(FixedPointFormat::covering(1.0, 8, true), Multiplier::exact(), x, y),
+               std::invalid_argument);
+}
+
+// A pas training forward of a one-layer network equals the integer DRUM dot product of the hardware
+// codes: acc = sum_i Ds(w_code) Ds(a_code), logits = acc * step_w * step_a + bias.
+TEST(AxTrainPas, TrainingForwardIsTheIntegerDrumProduct) {
+  auto net = make_mlp("[]", 24, 5);
+  auto method = method_from("{type: axtrain_pas, pas: {multiplier: drum3, weight_bits: 8, act_bits: 8}}");
+  method->attach(*net);
+  nn::Tensor x = random_input({24}, 6, 21);
+  for (float& v : x.vec()) v = std::fabs(v);  // unsigned activations, as after ReLU or raw pixels
+  BatchContext ctx;
+  ctx.seed = 2;
+  method->before_batch(*net, ctx);
+  const nn::Tensor logits = net->forward(x, nn::ForwardContext{true, 2, 0, 0});
+  nn::Parameter& w = weight(*net, 0);
+  float wmax = 0, xmax = 0;
+  for (float v : w.value.vec()) wmax = std::max(wmax, std::fabs(v));
+  for (float v : x.vec()) xmax = std::max(xmax, v);
+  const auto wf = FixedPointFormat::covering(wmax, 8, true), xf = FixedPointFormat::covering(xmax, 8, false);
+  const nn::Parameter* bias = nullptr;
+  for (nn::Parameter* p : net->weight_layers()[0]->parameters())
+    if (!p->is_weight) bias = p;
+  ASSERT_NE(bias, nullptr);
+  for (int n = 0; n < 6; ++n)
+    for (int o = 0; o < 5; ++o) {
+      std::int64_t acc = 0;
+      for (int i = 0; i < 24; ++i)
+        acc += drum_multiply(wf.quantize(w.value[std::size_t(o * 24 + i)]), xf.quantize(x[std::size_t(n * 24 + i)]), 3);
+      const double expect = double(acc) * wf.step() * xf.step() + bias->value[std::size_t(o)];
+      EXPECT_NEAR(logits[std::size_t(n * 5 + o)], expect, 1e-5 * (1 + std::fabs(expect))) << n << "," << o;
+    }
+  // Evaluation passes compute in float on the real weights once the batch is over.
+  method->after_backward(*net, ctx, 0.0);
+  const nn::Tensor eval = net->forward(x, nn::ForwardContext{false, 2, 0, 0});
+  double exact0 = bias->value[0];
+  for (int i = 0; i < 24; ++i) exact0 += double(w.value[std::size_t(i)]) * x[std::size_t(i)];
+  EXPECT_NEAR(eval[0], exact0, 1e-5);
 }
 
 TEST(AxTrainConfig, ErrorsNameTheKey) {

@@ -8,6 +8,7 @@
 #include "core/error.hpp"
 #include "core/rng.hpp"
 #include "core/units.hpp"
+#include "workloads/artifact/deploy.hpp"
 #include "workloads/data/load.hpp"
 #include "workloads/nn/layers.hpp"
 
@@ -355,6 +356,71 @@ nlohmann::json run_analog_evaluation(const AnalogEvalPlan& plan, nn::Network& ne
   }
   out["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
+}
+
+AnalogModel load_analog_model(const std::string& path) {
+  artifact::TrainedModel trained = artifact::load_trained_model(path);
+  const nlohmann::json& hw = trained.info.hardware;
+  const auto layers = trained.network->weight_layers();
+  auto entry_of = [&](const std::string& layer) -> const nlohmann::json& {
+    if (!hw.contains(layer) || !hw[layer].is_object() || hw[layer].value("crossbar", "") != "analog_floating_gate")
+      throw_input_error(path, "metadata axsim.hardware." + layer,
+                        "an analog crossbar assignment (a model trained with `method: {type: analog}`)",
+                        hw.contains(layer) ? hw[layer].dump() : std::string("none"));
+    return hw[layer];
+  };
+  auto number = [&](const std::string& layer, const char* key, bool required, double fallback) {
+    const nlohmann::json& e = entry_of(layer);
+    if (!e.contains(key)) {
+      if (required) throw_input_error(path, "metadata axsim.hardware." + layer + "." + key, "a number", "nothing");
+      return fallback;
+    }
+    if (!e[key].is_number())
+      throw_input_error(path, "metadata axsim.hardware." + layer + "." + key, "a number", e[key].dump());
+    return e[key].get<double>();
+  };
+  if (layers.empty()) throw_input_error(path, "network", "dense/conv2d layers", "none");
+  AnalogTrainingOptions o;
+  const std::string first = layers.front()->name();
+  o.noise = entry_of(first).value("trained_with_noise", true);
+  o.i_max_default_na = number(first, "i_max_na", true, 0.0);
+  o.vmm.bandwidth_hz = number(first, "bandwidth_hz", false, o.vmm.bandwidth_hz);
+  o.vmm.i_res_na = number(first, "i_res_na", false, o.vmm.i_res_na);
+  o.vmm.vdd = number(first, "vdd", false, o.vmm.vdd);
+  o.vmm.input_bits = int(number(first, "input_bits", false, o.vmm.input_bits));
+  o.first_layer_weight_clip = 0.0;  // training only: the stored weights are already clipped
+  for (std::size_t l = 0; l < layers.size(); ++l) {
+    const std::string& name = layers[l]->name();
+    o.i_max_by_layer_na.emplace_back(name, number(name, "i_max_na", true, 0.0));
+    if (l > 0 && entry_of(name).contains("clip_threshold")) o.clip = true;
+  }
+  try {
+    AnalogLayerParams check = o.vmm;
+    check.validate();
+  } catch (const std::invalid_argument& e) {
+    throw_input_error(path, "metadata axsim.hardware." + first, "valid crossbar parameters", e.what());
+  }
+  AnalogModel m;
+  m.network = std::move(trained.network);
+  m.method = std::make_unique<AnalogNoiseTraining>(o);
+  m.method->attach(*m.network);
+  // Clip thresholds and the calibrated X_max of unclipped current-mode layers, as trained.
+  std::vector<float>* x_max = nullptr;
+  for (auto& [key, values] : m.method->state())
+    if (key == "analog_x_max") x_max = values;
+  for (std::size_t l = 1; l < layers.size(); ++l) {
+    const std::string& name = layers[l]->name();
+    if (nn::ActivationClip* clip = m.method->clips()[l]) {
+      const double t = number(name, "clip_threshold", true, 0.0);
+      if (!(t > 0.0))
+        throw_input_error(path, "metadata axsim.hardware." + name + ".clip_threshold", "a positive threshold",
+                          std::to_string(t));
+      clip->set_threshold(float(t));
+    } else if (x_max) {
+      (*x_max)[l] = float(number(name, "x_max", false, 0.0));
+    }
+  }
+  return m;
 }
 
 }  // namespace axsim::train

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -100,6 +101,17 @@ struct AnalogEvalPlan {
   int assignment_rounds = 6, assignment_trials = 2;
 };
 AnalogEvalPlan parse_analog_evaluation(const ConfigNode& node);
+
+// A deploy artifact trained with the `analog` method, rebuilt for evaluate_analog (`axsim eval --analog`):
+// the network with the method's hook layers, configured from the artifact's axsim.hardware (per-layer
+// training I_max, VMM bandwidth / I_res / V_dd / input bits, clip thresholds, calibrated X_max). Errors
+// (no analog assignment, a weight layer without one, a missing or bad field) are InputErrors naming the
+// file and the metadata key.
+struct AnalogModel {
+  std::unique_ptr<nn::Network> network;
+  std::unique_ptr<AnalogNoiseTraining> method;
+};
+AnalogModel load_analog_model(const std::string& path);
 // Returns the train.json fields: noise_free accuracy, uniform[], sensitivity[], assignment{}.
 nlohmann::json run_analog_evaluation(const AnalogEvalPlan& plan, nn::Network& net, AnalogNoiseTraining& method);
 

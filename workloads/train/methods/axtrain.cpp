@@ -1,9 +1,12 @@
 #include "workloads/train/methods/axtrain.hpp"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <stdexcept>
 
 #include "core/error.hpp"
 #include "core/rng.hpp"
@@ -36,6 +39,154 @@ void PreferenceFactor::restore(double gamma, double history, int epochs) {
   epochs_ = epochs;
 }
 
+// ------------------------------------------------------------------ operand pipeline
+// The per-batch work of AxTrain-pas is elementwise over every weight and every activation of the
+// batch, next to GEMMs that do ~100 multiply-adds per element, so it must cost a few cycles per element:
+// one read pass for the range (max |x| and the sign), then ONE pass that quantizes, DRUM-transforms and
+// dequantizes each element (no code buffer: the codes live in registers). That pass is written with the
+// models' own scalar rules, inlined (fixed_point_detail::round_and_clamp = FixedPointFormat::quantize's
+// rounding, drum_transform_signed, FixedPointFormat::dequantize's code * step), so it is bit-identical to
+// the models' batch functions (tested) while vectorizing as one loop. Weights, whose stored codes the
+// fault channel corrupts, take the models' batch quantize, then sparse faults, then the fused second half.
+namespace {
+
+#define AXTRAIN_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+
+// Below this many elements a parallel region costs more than it saves (as the layers' elementwise ops).
+constexpr std::size_t kParallelOperands = std::size_t(1) << 16;
+constexpr std::size_t kOperandBlock = 4096;  // elements per OpenMP work item
+
+struct OperandRange {
+  float max_abs = 0.0f;       // largest |x| (NaN ignored, as std::max(m, NaN) ignores it)
+  bool any_negative = false;  // some x < 0 (-0.0 and NaN do not count)
+};
+
+OperandRange operand_range_portable(const float* x, std::size_t n) {
+  OperandRange r;
+  for (std::size_t i = 0; i < n; ++i) {
+    const float a = std::fabs(x[i]);
+    r.max_abs = a > r.max_abs ? a : r.max_abs;
+    r.any_negative = r.any_negative || x[i] < 0.0f;
+  }
+  return r;
+}
+
+// GCC does not vectorize float max reductions without -ffast-math, hence intrinsics. vmaxps(a, m)
+// returns m when a is NaN, as the portable loop does; _CMP_LT_OQ is false for NaN, -0.0 < 0 is false.
+__attribute__((target("avx2"))) OperandRange operand_range_avx2(const float* x, std::size_t n) {
+  const __m256 abs_mask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fff'ffff));
+  const __m256 zero = _mm256_setzero_ps();
+  __m256 m0 = zero, m1 = zero, neg = zero;
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    const __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
+    m0 = _mm256_max_ps(_mm256_and_ps(a, abs_mask), m0);
+    m1 = _mm256_max_ps(_mm256_and_ps(b, abs_mask), m1);
+    neg = _mm256_or_ps(neg, _mm256_or_ps(_mm256_cmp_ps(a, zero, _CMP_LT_OQ), _mm256_cmp_ps(b, zero, _CMP_LT_OQ)));
+  }
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, _mm256_max_ps(m0, m1));
+  OperandRange r = operand_range_portable(lanes, 8);  // lanes are >= 0, not NaN
+  r.any_negative = _mm256_movemask_ps(neg) != 0;
+  const OperandRange tail = operand_range_portable(x + i, n - i);
+  r.max_abs = std::max(r.max_abs, tail.max_abs);
+  r.any_negative = r.any_negative || tail.any_negative;
+  return r;
+}
+
+OperandRange operand_range(const float* x, std::size_t n) {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  return avx2 ? operand_range_avx2(x, n) : operand_range_portable(x, n);
+}
+
+// y = float(dequantize(D_k(quantize(x)))) for one block (k >= 32: exact), and the stored codes
+// quantize(x) when `codes` is not null. Quantization rounds half to even and clamps to [lo, hi] as
+// FixedPointFormat::quantize does (fixed_point_detail::round_and_clamp, in double).
+AXTRAIN_VECTOR_CLONES void quantize_transform_dequantize_block(const float* x, float* y, std::int16_t* codes,
+                                                               std::size_t n, double inverse_step, double step,
+                                                               double lo, double hi, int k) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::int32_t code = std::int32_t(fixed_point_detail::round_and_clamp(double(x[i]) * inverse_step, lo, hi));
+    if (codes) codes[i] = std::int16_t(code);
+    y[i] = float(double(drum_transform_signed(code, k)) * step);
+  }
+}
+
+// The same in single precision, 8 lanes instead of 4, for power-of-two steps whose step and inverse are
+// normal floats: x * 2^f and code * 2^-f are then exact in float as in double (a scaling by a power of
+// two only rounds when the result underflows, and an underflowing x * 2^f rounds to code 0 both ways;
+// |code| < 2^15 is exact in float), so every result is bit-identical to the double path (tested).
+AXTRAIN_VECTOR_CLONES void quantize_transform_dequantize_block_f32(const float* x, float* y, std::int16_t* codes,
+                                                                   std::size_t n, float inverse_step, float step,
+                                                                   float lo, float hi, int k) {
+  for (std::size_t i = 0; i < n; ++i) {
+    float r = std::nearbyint(x[i] * inverse_step);
+    r = r < lo ? lo : r;
+    r = r > hi ? hi : r;
+    r = r == r ? r : 0.0f;  // NaN -> 0
+    const std::int32_t code = std::int32_t(r);
+    if (codes) codes[i] = std::int16_t(code);
+    y[i] = float(drum_transform_signed(code, k)) * step;
+  }
+}
+
+// Eq. 12: g = g * 1(|g| < 1) (NaN -> 0).
+AXTRAIN_VECTOR_CLONES void clip_gradient(const float* dy, float* dx, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) dx[i] = std::fabs(dy[i]) < 1.0f ? dy[i] : 0.0f;
+}
+AXTRAIN_VECTOR_CLONES void clip_gradient_in_place(float* g, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) g[i] = std::fabs(g[i]) < 1.0f ? g[i] : 0.0f;
+}
+
+template <class Body>
+void for_each_block(std::size_t n, Body&& body) {
+  const std::ptrdiff_t blocks = std::ptrdiff_t((n + kOperandBlock - 1) / kOperandBlock);
+#pragma omp parallel for schedule(static) if (n >= kParallelOperands)
+  for (std::ptrdiff_t b = 0; b < blocks; ++b) {
+    const std::size_t begin = std::size_t(b) * kOperandBlock;
+    body(begin, std::min(kOperandBlock, n - begin));
+  }
+}
+
+int transform_k(const Multiplier& m) { return m.is_exact() ? 32 : m.transform_k(); }
+
+}  // namespace
+
+void quantize_transform_dequantize(const FixedPointFormat& format, const Multiplier& multiplier,
+                                   std::span<const float> x, std::span<float> y, std::span<std::int16_t> codes) {
+  if (x.size() != y.size() || (!codes.empty() && codes.size() != x.size()))
+    throw std::invalid_argument("quantize_transform_dequantize: sizes differ");
+  format.validate();
+  if (!format.codes_fit<std::int16_t>())
+    throw std::invalid_argument("quantize_transform_dequantize: format " + format.to_string() + " wider than 16 bits");
+  const double inverse = format.inverse_step(), step = format.step();
+  const double lo = format.min_code(), hi = format.max_code();
+  const int k = transform_k(multiplier);
+  const bool single = format.has_power_of_two_step() && format.frac_bits >= -126 && format.frac_bits <= 126;
+  std::int16_t* out_codes = codes.empty() ? nullptr : codes.data();
+  for_each_block(x.size(), [&](std::size_t begin, std::size_t len) {
+    std::int16_t* c = out_codes ? out_codes + begin : nullptr;
+    if (single)
+      quantize_transform_dequantize_block_f32(x.data() + begin, y.data() + begin, c, len, float(inverse), float(step),
+                                              float(lo), float(hi), k);
+    else
+      quantize_transform_dequantize_block(x.data() + begin, y.data() + begin, c, len, inverse, step, lo, hi, k);
+  });
+}
+
+namespace {
+
+void clip_gradient(std::span<const float> dy, std::span<float> dx) {
+  for_each_block(dy.size(),
+                 [&](std::size_t begin, std::size_t len) { clip_gradient(dy.data() + begin, dx.data() + begin, len); });
+}
+
+void clip_gradient(std::span<float> g) {
+  for_each_block(g.size(), [&](std::size_t begin, std::size_t len) { clip_gradient_in_place(g.data() + begin, len); });
+}
+
+}  // namespace
+
 // ------------------------------------------------------------------ OperandHook
 // The activation side of AxTrain-pas, inserted before every weight layer: in a training forward pass
 // the layer's input operands become fixed-point codes (per-batch dynamic format covering max|x|,
@@ -55,31 +206,24 @@ class OperandHook : public nn::Layer {
       std::copy_n(x.data(), x.size(), y.data());
       return;
     }
-    float lo = 0.0f, hi = 0.0f;
-    for (float v : x.vec()) {
-      lo = std::min(lo, v);
-      hi = std::max(hi, v);
-    }
-    const bool is_signed = lo < 0.0f;
-    const FixedPointFormat format = FixedPointFormat::covering(std::max(double(hi), -double(lo)), bits_, is_signed);
-    codes_.resize(x.size());
-    quantize(format, std::span<const float>(x.vec()), std::span<std::int32_t>(codes_));
-    if (!multiplier_.is_exact()) drum_transform_batch(std::span<std::int32_t>(codes_), multiplier_.transform_k());
-    dequantize(format, std::span<const std::int32_t>(codes_), std::span<float>(y.vec()));
+    const OperandRange range = operand_range(x.data(), x.size());
+    const FixedPointFormat format = FixedPointFormat::covering(range.max_abs, bits_, range.any_negative);
+    quantize_transform_dequantize(format, multiplier_, std::span<const float>(x.vec()), std::span<float>(y.vec()));
   }
 
   void backward(const nn::Tensor& x, const nn::Tensor&, const nn::Tensor& dy, nn::Tensor* dx) override {
     if (!dx) return;
     dx->resize(x.shape());
-    const bool clip = enabled_;
-    for (std::size_t i = 0; i < dy.size(); ++i) (*dx)[i] = (!clip || std::fabs(dy[i]) < 1.0f) ? dy[i] : 0.0f;
+    if (enabled_)
+      clip_gradient(std::span<const float>(dy.vec()), std::span<float>(dx->vec()));
+    else
+      std::copy_n(dy.data(), dy.size(), dx->data());
   }
 
  private:
   int bits_;
   Multiplier multiplier_;
   bool enabled_ = true;
-  std::vector<std::int32_t> codes_;
 };
 
 // ------------------------------------------------------------------ AxTrainMethod
@@ -139,25 +283,32 @@ void AxTrainMethod::before_batch(nn::Network& net, const BatchContext& ctx) {
 
 // Stored weights as the accelerator holds them: per-layer dynamic fixed point, bit flips of the weight
 // SRAM at p, then the DRUM operand transform; dequantized into forward_value for the float kernels.
+// Faults: sparse geometric skips from a per-(step, layer) ExponentialStream (models/fault_sampler), so
+// the cost is per fault, not per bit, and a resumed run draws the same faults as an uninterrupted one.
 void AxTrainMethod::hardware_weights(const BatchContext& ctx) {
+  if (fault_streams_.size() < weights_.size()) fault_streams_.resize(weights_.size(), ExponentialStream(0, 0));
   for (std::size_t l = 0; l < weights_.size(); ++l) {
     nn::Parameter& w = *weights_[l];
     if (w.use_forward_value)
       throw InputError(ErrorInfo{"method", "axtrain_pas", "real-valued weights (AxTrain-pas models fixed-point words)",
                                  "BinaryConnect or another method's forward weights", ""});
     const std::span<const float> real(w.value.vec());
-    float max_abs = 0.0f;
-    for (float v : real) max_abs = std::max(max_abs, std::fabs(v));
+    const float max_abs = operand_range(real.data(), real.size()).max_abs;
     const FixedPointFormat format = FixedPointFormat::covering(max_abs, pas_.weight_bits, /*is_signed=*/true);
     codes_.resize(real.size());
-    quantize(format, real, std::span<std::int16_t>(codes_));
-    if (pas_.p > 0.0 && pas_.channel)
-      pas_.channel->apply(std::span<std::int16_t>(codes_), format.layout(), pas_.p, ctx.seed,
-                          stream_id({kAxTrainFaultStream, ctx.step, std::uint64_t(l)}));
-    if (!pas_.multiplier.is_exact())
-      drum_transform_batch(std::span<std::int16_t>(codes_), pas_.multiplier.transform_k());
+    const std::span<std::int16_t> codes(codes_);
     w.forward_value.resize(w.value.shape());
-    dequantize(format, std::span<const std::int16_t>(codes_), std::span<float>(w.forward_value.vec()));
+    const std::span<float> hardware(w.forward_value.vec());
+    quantize_transform_dequantize(format, pas_.multiplier, real, hardware, codes);
+    if (pas_.p > 0.0 && pas_.channel) {
+      // Only the words that read back different are touched: their transformed values are redone.
+      ExponentialStream& stream = fault_streams_[l];
+      stream.reset(ctx.seed, stream_id({kAxTrainFaultStream, ctx.step, std::uint64_t(l)}));
+      changes_.clear();
+      pas_.channel->sample_changes(std::span<const std::int16_t>(codes), format.layout(), pas_.p, stream, changes_);
+      for (const WordChange& c : changes_)
+        hardware[c.word] = float(format.dequantize(pas_.multiplier.transform(c.value)));
+    }
     w.use_forward_value = true;
   }
 }
@@ -172,9 +323,7 @@ void AxTrainMethod::after_backward(nn::Network& net, const BatchContext& ctx, do
   samples_ += n;
   if (phase_ == Phase::pas) {
     // Eq. 12 on the weight operands: drop gradients that the approximation blew up.
-    for (nn::Parameter* p : weights_)
-      for (float& g : p->grad.vec())
-        if (!(std::fabs(g) < 1.0f)) g = 0.0f;
+    for (nn::Parameter* p : weights_) clip_gradient(std::span<float>(p->grad.vec()));
     release_weights();
     return;
   }

@@ -37,12 +37,15 @@
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
 #include "core/config.hpp"
 #include "models/drum.hpp"
 #include "models/fault_channel.hpp"
+#include "models/fault_sampler.hpp"
+#include "models/fixed_point.hpp"
 #include "workloads/nn/rop.hpp"
 #include "workloads/train/method.hpp"
 
@@ -88,6 +91,13 @@ struct AxTrainPasOptions {
   std::shared_ptr<const FaultChannel> channel;
 };
 
+// AxTrain-pas's operands: y = dequantize(D_k(quantize(x))) elementwise in one fused pass (and, when
+// `codes` is not empty, the stored codes quantize(x)), bit-identical to the models' batch quantize,
+// drum_transform_batch and dequantize applied in turn. Formats up to 16 bits (std::invalid_argument
+// otherwise, or if the sizes differ).
+void quantize_transform_dequantize(const FixedPointFormat& format, const Multiplier& multiplier,
+                                   std::span<const float> x, std::span<float> y, std::span<std::int16_t> codes = {});
+
 class OperandHook;  // the activation-side hardware model inserted before each weight layer (axtrain.cpp)
 
 class AxTrainMethod : public TrainingMethod {
@@ -129,6 +139,8 @@ class AxTrainMethod : public TrainingMethod {
   std::vector<std::string> weight_layer_names_;
   std::vector<OperandHook*> hooks_;  // owned by the network once inserted
   std::vector<std::int16_t> codes_;
+  std::vector<ExponentialStream> fault_streams_;  // one per weight layer, re-keyed every batch
+  std::vector<WordChange> changes_;               // the faulty words of one layer's read
   bool hooks_inserted_ = false;
   // Epoch accumulators.
   double loss_sum_ = 0, sens_sum_ = 0;
