@@ -49,6 +49,7 @@ class Runner:
     def __init__(self, args):
         self.args = args
         self.start = time.time()
+        self.reused = 0  # trainings/evaluations found finished from an earlier invocation
 
     def _run(self, cmd, what):
         cmd = ["nice", "-n", "10", self.args.axsim] + cmd
@@ -62,6 +63,7 @@ class Runner:
     def train(self, run_dir, config, overrides):
         """axsim train CONFIG -o RUN_DIR -p ... unless RUN_DIR/model.safetensors exists."""
         if os.path.exists(os.path.join(run_dir, "model.safetensors")):
+            self.reused += 1
             return run_dir
         cmd = ["train", config, "-o", run_dir, "-q", "-p", f"training.threads={self.args.threads}"]
         for o in list(overrides) + self.args.overrides:
@@ -71,7 +73,9 @@ class Runner:
 
     def eval(self, model, out_json, eval_args):
         """axsim eval --model MODEL ... -o OUT_JSON unless OUT_JSON exists; returns the parsed JSON."""
-        if not os.path.exists(out_json):
+        if os.path.exists(out_json):
+            self.reused += 1
+        else:
             cmd = ["eval", "--model", model, "-q", "--threads", str(self.args.threads), "-o", out_json] + eval_args
             self._run(cmd, f"eval {out_json}")
         with open(out_json) as f:
@@ -84,7 +88,8 @@ class Runner:
 
     def wall(self):
         w = int(time.time() - self.start)
-        return f"{w // 60} min {w % 60} s"
+        text = f"{w // 60} min {w % 60} s"
+        return text + (f" for this invocation, which reused {self.reused} finished runs of earlier ones" if self.reused else "")
 
 
 def trained_accuracy(run_dir):
