@@ -3,6 +3,16 @@
 // choice is made at run time, so one binary runs everywhere and tests can force each path.
 #pragma once
 
+// Function attributes for AVX2 code paths compiled into a portable binary (chosen at run time by
+// cpu_features): AXSIM_AVX2 on functions, AXSIM_AVX2_LAMBDA on lambdas inlined into them.
+#if defined(__GNUC__)
+#define AXSIM_AVX2 __attribute__((target("avx2,fma")))
+#define AXSIM_AVX2_LAMBDA __attribute__((target("avx2,fma"), always_inline))
+#else
+#define AXSIM_AVX2
+#define AXSIM_AVX2_LAMBDA
+#endif
+
 #include <string>
 #include <string_view>
 #include <vector>

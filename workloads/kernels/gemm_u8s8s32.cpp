@@ -47,13 +47,6 @@ void run_scalar(int m, const std::uint8_t* a, std::ptrdiff_t lda, const PackedQu
 }
 
 // ------------------------------------------------------------------------------------------- AVX2
-#if defined(__GNUC__)
-#define AXSIM_AVX2 __attribute__((target("avx2,fma")))
-#define AXSIM_AVX2_LAMBDA __attribute__((target("avx2,fma"), always_inline))
-#else
-#define AXSIM_AVX2
-#define AXSIM_AVX2_LAMBDA
-#endif
 
 alignas(32) const int kLaneMask[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
 AXSIM_AVX2 inline __m256i first_lanes(int count) {
@@ -405,8 +398,10 @@ AXSIM_AVX2 void requantize_columns_avx2(int m, int n, const std::int32_t* const*
         const __m256i bytes = _mm256_packus_epi16(_mm256_packs_epi32(q0, q1), _mm256_setzero_si256());
         const __m128i packed = _mm256_castsi256_si128(_mm256_permutevar8x32_epi32(bytes, order));  // b+i, b+i+1
         _mm_storel_epi64(reinterpret_cast<__m128i*>(e.codes + std::ptrdiff_t(b + i) * e.ldcodes + o), packed);
-        _mm_storeh_pd(reinterpret_cast<double*>(e.codes + std::ptrdiff_t(b + i + 1) * e.ldcodes + o),
-                      _mm_castsi128_pd(packed));
+        // Unaligned 8-byte store of the high half (movhpd through a double* is flagged by UBSan when the
+        // row is not 8-byte aligned; _mm_storel_epi64 takes an unaligned pointer type).
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(e.codes + std::ptrdiff_t(b + i + 1) * e.ldcodes + o),
+                         _mm_unpackhi_epi64(packed, packed));
       }
     }
   }

@@ -10,14 +10,6 @@
 namespace axsim::quant {
 namespace {
 
-#if defined(__GNUC__)
-#define AXSIM_AVX2 __attribute__((target("avx2,fma")))
-#define AXSIM_AVX2_LAMBDA __attribute__((target("avx2,fma"), always_inline))
-#else
-#define AXSIM_AVX2
-#define AXSIM_AVX2_LAMBDA
-#endif
-
 // Eight floats -> eight int32 codes: round half to even, clamp, NaN -> 0 (max/min return their second
 // operand, the bound, for NaN; the ordered mask then zeroes the lane as the reference does).
 AXSIM_AVX2 inline __m256i codes8(const float* p, __m256 scale, __m256 lo, __m256 hi) {
