@@ -26,6 +26,14 @@ namespace axsim::cli {
 
 namespace {
 
+// "NAME=VALUE" of a per-layer option -> {NAME, VALUE}; InputError naming the option otherwise.
+std::pair<std::string, std::string> split_name_value(const std::string& arg, const std::string& option,
+                                                     const std::string& expected) {
+  const auto eq = arg.find('=');
+  if (eq == std::string::npos || eq == 0) throw_input_error("<command line>", option, expected, "'" + arg + "'");
+  return {arg.substr(0, eq), arg.substr(eq + 1)};
+}
+
 // Per-layer weight fault rates: the artifact's `axsim.hardware` assignment (--p-from-model), then any
 // --layer-p NAME=P on top. Layer names are checked by the evaluators against the network.
 std::map<std::string, double> eval_layer_rates(const std::string& model, const std::vector<std::string>& args,
@@ -43,20 +51,18 @@ std::map<std::string, double> eval_layer_rates(const std::string& model, const s
                         "none: the model was trained without a per-layer fault assignment");
   }
   for (const std::string& a : args) {
-    const auto eq = a.find('=');
+    const std::string expected = "NAME=P with P in [0, 1] (e.g. fc1=0.01)";
+    const auto [name, text] = split_name_value(a, "--layer-p", expected);
     double v = 0;
     std::size_t used = 0;
-    bool ok = eq != std::string::npos && eq > 0;
-    if (ok) {
-      try {
-        v = std::stod(a.substr(eq + 1), &used);
-      } catch (const std::exception&) {
-        ok = false;
-      }
+    try {
+      v = std::stod(text, &used);
+    } catch (const std::exception&) {
+      used = 0;
     }
-    if (!ok || used != a.size() - eq - 1 || !(v >= 0.0 && v <= 1.0))
-      throw_input_error("<command line>", "--layer-p", "NAME=P with P in [0, 1] (e.g. fc1=0.01)", a);
-    rates[a.substr(0, eq)] = v;
+    if (used == 0 || used != text.size() || !(v >= 0.0 && v <= 1.0))
+      throw_input_error("<command line>", "--layer-p", expected, a);
+    rates[name] = v;
   }
   return rates;
 }
@@ -92,15 +98,12 @@ void eval_analog(const std::string& model, const Dataset& data, const AnalogCliO
   std::vector<double> i_max = m.method->i_max_na();
   if (!a.i_max.empty()) i_max.assign(names.size(), current_na(a.i_max, "--i-max"));
   for (const std::string& arg : a.layer_i_max) {
-    const auto eq = arg.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw_input_error("<command line>", "--layer-i-max", "NAME=CURRENT (e.g. conv1=2nA)", "'" + arg + "'");
-    const std::string name = arg.substr(0, eq);
+    const auto [name, current] = split_name_value(arg, "--layer-i-max", "NAME=CURRENT (e.g. conv1=2nA)");
     const auto it = std::find(names.begin(), names.end(), name);
     if (it == names.end())
       throw_input_error("<command line>", "--layer-i-max", "the name of an analog layer of the model", "'" + name + "'",
                         closest_match(name, names));
-    i_max[std::size_t(it - names.begin())] = current_na(arg.substr(eq + 1), "--layer-i-max " + name);
+    i_max[std::size_t(it - names.begin())] = current_na(current, "--layer-i-max " + name);
   }
   train::AnalogEvalOptions opt;
   opt.seed = seed;
