@@ -10,26 +10,14 @@
 #
 # One command, from the repository root:
 #   nice -n 10 configs/experiments/axtrain-fig7.sh            # -> docs/results/axtrain-fig7.md
-# Knobs (environment): AXSIM (build/tools/axsim), THREADS (2), SEEDS ("1 2 3"), EPOCHS (10), ACT_EPOCHS (7),
-# TRIALS (50), VOLTS ("0.66 0.85"), RUNS (runs/axtrain-fig7-e<EPOCHS>-act<ACT_EPOCHS>), OUT.
+# Knobs (environment): those of axtrain_common.sh (AXSIM, THREADS, SEEDS, EPOCHS, ACT_EPOCHS), TRIALS (50), VOLTS ("0.66 0.85"), RUNS (runs/axtrain-fig7-e<EPOCHS>-act<ACT_EPOCHS>), OUT.
 set -euo pipefail
-AXSIM=${AXSIM:-build/tools/axsim}
-THREADS=${THREADS:-2}  # OpenMP threads per run; use 1 on a loaded machine (2 threads oversubscribe badly)
-SEEDS=${SEEDS:-"1 2 3"}
-EPOCHS=${EPOCHS:-10}
-ACT_EPOCHS=${ACT_EPOCHS:-7}
+source "$(dirname "$0")/axtrain_common.sh"
 TRIALS=${TRIALS:-50}
 VOLTS=${VOLTS:-"0.66 0.85"}
 # Finished runs are reused, so the directory names the settings that shape a trained model.
 RUNS=${RUNS:-runs/axtrain-fig7-e${EPOCHS}-act${ACT_EPOCHS}}
 OUT=${OUT:-docs/results/axtrain-fig7.md}
-DATA=mnist:data/mnist:test
-start=$(date +%s)
-train() {
-  local dir=$1 cfg=$2
-  shift 2
-  [[ -f $dir/model.safetensors ]] || "$AXSIM" train "$cfg" -o "$dir" -q -p training.epochs="$EPOCHS" -p training.threads="$THREADS" "$@"
-}
 flip_p() {  # the p AxTrain trained with at this voltage (from the technology curve)
   python3 -c "import json,sys; e=json.load(open(sys.argv[1]))['epochs']; print([r for r in e if 'weight_flip_p' in r][-1]['weight_flip_p'])" "$1/train.json"
 }
