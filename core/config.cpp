@@ -223,18 +223,21 @@ std::string ConfigNode::choice(const std::string& key, std::initializer_list<std
   c->fail("one of {" + list + "}", "'" + s + "'", closest_match(s, options));
 }
 
-void apply_override(YAML::Node& root, const std::string& assignment, const std::string& origin) {
+Override parse_override(const std::string& assignment, const std::string& origin) {
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
     throw_input_error(origin, "'" + assignment + "'", "an override of the form key.path=value");
-  const std::string path = assignment.substr(0, eq);
-  const std::string value = assignment.substr(eq + 1);
-  YAML::Node parsed;
+  Override result{assignment.substr(0, eq), {}};
   try {
-    parsed = YAML::Load(value);
+    result.value = YAML::Load(assignment.substr(eq + 1));
   } catch (const YAML::Exception& e) {
     throw_input_error(origin, "'" + assignment + "'", "a YAML value after '='", e.msg);
   }
+  return result;
+}
+
+void apply_override(YAML::Node& root, const std::string& assignment, const std::string& origin) {
+  const auto [path, parsed] = parse_override(assignment, origin);
   std::vector<std::string> parts;
   std::size_t start = 0;
   while (true) {

@@ -40,8 +40,8 @@ class ConfigNode {
 
   ConfigNode child(const std::string& key) const;  // required
   std::optional<ConfigNode> maybe(const std::string& key) const;
-  std::vector<ConfigNode> items() const;                              // sequence elements
-  std::vector<std::pair<std::string, ConfigNode>> entries() const;    // map entries in file order
+  std::vector<ConfigNode> items() const;                            // sequence elements
+  std::vector<std::pair<std::string, ConfigNode>> entries() const;  // map entries in file order
 
   // Scalars. Without a default the key is required.
   std::string str(const std::string& key) const;
@@ -73,6 +73,14 @@ class ConfigNode {
 // Apply "-p key.path=value" overrides to a YAML tree (creating maps along the path). The consumer's
 // strict key checks then catch misspelled paths. The value is parsed as YAML ("[1,2]", "0.6V", "true").
 void apply_override(YAML::Node& root, const std::string& assignment, const std::string& origin = "-p");
+
+// The split and YAML parse of one "key.path=value" assignment, for consumers that place the value
+// themselves (experiments check the path against their base config first).
+struct Override {
+  std::string path;  // "key.path", as written
+  YAML::Node value;  // the parsed YAML value
+};
+Override parse_override(const std::string& assignment, const std::string& origin = "-p");
 
 // Emit a YAML tree as text (for the fully resolved config.yaml of a run).
 std::string to_yaml_text(const YAML::Node& node);

@@ -56,14 +56,20 @@ int run_with(const ExperimentArgs& a, const std::string& label) {
   return sweep::run_experiment(experiment, options);
 }
 
-int cmd_sweep(const std::vector<std::string>& args) {
+// Parses the options shared by `sweep` and `run`; false when only help was asked for.
+bool parse_experiment_args(const std::string& command, const std::string& usage, const std::vector<std::string>& args,
+                           ExperimentArgs& a) {
   po::options_description o("options");
-  ExperimentArgs a;
   add_experiment_options(o, a);
   po::positional_options_description pos;
   pos.add("experiment", 1);
   po::variables_map vm;
-  if (parse_options("sweep", "EXPERIMENT.yaml -o DIR [-p key.path=value]... [--jobs N]", o, args, vm, &pos)) return kOk;
+  return !parse_options(command, usage, o, args, vm, &pos);
+}
+
+int cmd_sweep(const std::vector<std::string>& args) {
+  ExperimentArgs a;
+  if (!parse_experiment_args("sweep", "EXPERIMENT.yaml -o DIR [-p key.path=value]... [--jobs N]", args, a)) return kOk;
   if (a.experiment.empty())
     throw_input_error("<command line>", "axsim sweep", "an experiment file (axsim sweep EXPERIMENT.yaml -o DIR)");
   if (a.out.empty()) throw_input_error("<command line>", "axsim sweep", "a sweep directory (-o DIR)");
@@ -71,13 +77,8 @@ int cmd_sweep(const std::vector<std::string>& args) {
 }
 
 int cmd_run(const std::vector<std::string>& args) {
-  po::options_description o("options");
   ExperimentArgs a;
-  add_experiment_options(o, a);
-  po::positional_options_description pos;
-  pos.add("experiment", 1);
-  po::variables_map vm;
-  if (parse_options("run", "[EXPERIMENT.yaml] [-o DIR] [-p key.path=value]...", o, args, vm, &pos)) return kOk;
+  if (!parse_experiment_args("run", "[EXPERIMENT.yaml] [-o DIR] [-p key.path=value]...", args, a)) return kOk;
   if (a.experiment.empty()) {
     a.experiment = kDefaultExperiment;
     if (!fs::exists(a.experiment))

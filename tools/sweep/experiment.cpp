@@ -386,19 +386,11 @@ Experiment experiment_from(const ConfigNode& root, const std::string& path, cons
     }
   }
   for (const auto& o : overrides) {
-    const auto eq = o.find('=');
-    if (eq == std::string::npos || eq == 0)
-      throw_input_error("<command line>", "-p " + o, "an override of the form key.path=value");
-    YAML::Node value;
-    try {
-      value = YAML::Load(o.substr(eq + 1));
-    } catch (const YAML::Exception& e) {
-      throw_input_error("<command line>", "-p " + o, "a YAML value after '='", e.msg);
-    }
-    const std::string key = canonical_key(o.substr(0, eq));
+    const Override parsed = parse_override(o, "<command line>");
+    const std::string key = canonical_key(parsed.path);
     const Origin origin{"<command line>", "-p " + o};
     expect_existing_key(base, key, origin, /*leaf_may_be_new=*/true);
-    set_path(base, key, value, origin);
+    set_path(base, key, parsed.value, origin);
   }
 
   // Points: the explicit list (or one empty point) times the grid.
