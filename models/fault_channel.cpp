@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "models/fault_sampler.hpp"
+#include "models/geometric_gaps.hpp"
 
 namespace axsim {
 
@@ -645,6 +646,30 @@ FaultStats float_faults(std::span<float> x, double p, CounterRng& rng, Transform
   return stats;
 }
 
+// float_faults with the batched sampler (models/geometric_gaps.hpp): the same faults as float_faults on
+// CounterRng(seed, stream) from draw 0, at ~2 ns per draw instead of ~30 (LaNMax's learned p reaches
+// 0.1-0.3, i.e. tens of thousands of flips per mini-batch).
+template <class Transform>
+FaultStats float_faults_batched(std::span<float> x, double p, std::uint64_t seed, std::uint64_t stream,
+                                Transform&& transform) {
+  FaultStats stats;
+  stats.words_read = x.size();
+  stats.bits_read = x.size();
+  const FaultSampler sampler(p);
+  GeometricGapStream gaps(sampler, seed, stream, p * double(x.size()) + 1.0);
+  stats.faulty_words = gaps.for_each_fault(x.size(), [&](std::uint64_t i) {
+    const float before = x[i];
+    x[i] = transform(before);
+    stats.words_changed += x[i] != before ? 1 : 0;
+  });
+  return stats;
+}
+
+// The stream of the chunk that starts at word `begin` in for_each_chunk.
+std::uint64_t chunk_stream(std::uint64_t stream, std::uint64_t begin) {
+  return stream_id({stream, begin / kFaultChunkWords});
+}
+
 void check_float_rate(const char* what, double p, double max) {
   if (!(p >= 0.0 && p <= max))
     throw std::invalid_argument(std::string(what) + ": rate must be in [0, " + std::to_string(max) + "], got " +
@@ -662,10 +687,14 @@ FaultStats flip_signs(std::span<float> w, double p, CounterRng& rng) {
 
 FaultStats flip_signs(std::span<float> w, double p, std::uint64_t seed, std::uint64_t stream) {
   check_float_rate("flip_signs", p, 0.5);
-  return for_each_chunk(w.size(), p * double(w.size()), seed, stream,
-                        [&](std::uint64_t begin, std::uint64_t end, CounterRng& rng) {
-                          return flip_signs(w.subspan(begin, end - begin), p, rng);
-                        });
+  return for_each_chunk(
+      w.size(), p * double(w.size()), seed, stream, [&](std::uint64_t begin, std::uint64_t end, CounterRng&) {
+        // Chunk c's faults come from CounterRng(seed, stream_id({stream, c})), drawn batched.
+        FaultStats stats = float_faults_batched(w.subspan(begin, end - begin), p, seed, chunk_stream(stream, begin),
+                                                [](float v) { return -v; });
+        stats.faulty_bits = stats.faulty_words;
+        return stats;
+      });
 }
 
 FaultStats erase(std::span<float> x, double p_e, CounterRng& rng) {
@@ -677,10 +706,13 @@ FaultStats erase(std::span<float> x, double p_e, CounterRng& rng) {
 
 FaultStats erase(std::span<float> x, double p_e, std::uint64_t seed, std::uint64_t stream) {
   check_float_rate("erase", p_e, 1.0);
-  return for_each_chunk(x.size(), p_e * double(x.size()), seed, stream,
-                        [&](std::uint64_t begin, std::uint64_t end, CounterRng& rng) {
-                          return erase(x.subspan(begin, end - begin), p_e, rng);
-                        });
+  return for_each_chunk(
+      x.size(), p_e * double(x.size()), seed, stream, [&](std::uint64_t begin, std::uint64_t end, CounterRng&) {
+        FaultStats stats = float_faults_batched(x.subspan(begin, end - begin), p_e, seed, chunk_stream(stream, begin),
+                                                [](float) { return 0.0f; });
+        stats.bits_read = 0;
+        return stats;
+      });
 }
 
 }  // namespace axsim

@@ -61,6 +61,15 @@ TEST(Drum, ScalarTransformMatchesBitLevelReferenceForEvery16BitValue) {
   }
 }
 
+TEST(Drum, NarrowSignedTransformMatchesScalarForEveryCode) {
+  for (int k = 1; k <= 40; ++k) {
+    for (std::int32_t a = -255; a <= 255; ++a)
+      ASSERT_EQ(drum_transform_signed_narrow<8>(a, k), drum_transform_signed(a, k)) << a << " k=" << k;
+    for (std::int32_t a = -65535; a <= 65535; ++a)
+      ASSERT_EQ(drum_transform_signed_narrow<16>(a, k), drum_transform_signed(a, k)) << a << " k=" << k;
+  }
+}
+
 TEST(Drum, KnownValues) {
   // 0b1011'0110 = 182 with k=4: window 1011 (t=4), force LSB -> 1011 -> 176.
   EXPECT_EQ(drum_transform(182u, 4), 176u);

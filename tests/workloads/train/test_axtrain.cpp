@@ -343,7 +343,9 @@ TEST(AxTrainPas, FusedOperandPassEqualsTheModelsBatchFunctions) {
   for (const FixedPointFormat& format :
        {FixedPointFormat::covering(1.0, 8, true), FixedPointFormat::covering(1.0, 8, false),
         FixedPointFormat::covering(0.01, 6, true), FixedPointFormat::covering(3.0, 16, true),
-        FixedPointFormat::power_of_two(8, 200, true), FixedPointFormat::with_step(8, 0.013, true)}) {
+        FixedPointFormat::power_of_two(8, 200, true), FixedPointFormat::with_step(8, 0.013, true),
+        FixedPointFormat::covering(2.0, 9, true), FixedPointFormat::covering(2.0, 9, false),  // widest 8-bit-code path
+        FixedPointFormat::covering(2.0, 10, true)}) {
     for (const Multiplier& m :
          {Multiplier::exact(format.bits), Multiplier::drum(2, format.bits), Multiplier::drum(4, format.bits)}) {
       std::vector<std::int32_t> codes(x.size()), transformed(x.size());

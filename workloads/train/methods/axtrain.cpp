@@ -116,18 +116,45 @@ AXTRAIN_VECTOR_CLONES void quantize_transform_dequantize_block(const float* x, f
 // normal floats: x * 2^f and code * 2^-f are then exact in float as in double (a scaling by a power of
 // two only rounds when the result underflows, and an underflowing x * 2^f rounds to code 0 both ways;
 // |code| < 2^15 is exact in float), so every result is bit-identical to the double path (tested).
-AXTRAIN_VECTOR_CLONES void quantize_transform_dequantize_block_f32(const float* x, float* y, std::int16_t* codes,
-                                                                   std::size_t n, float inverse_step, float step,
-                                                                   float lo, float hi, int k) {
+// Width: |code| < 2^Width for every code of the format (drum_transform_signed_narrow: 8-bit codes need
+// fewer shift steps than the 32-bit rule; same values).
+template <int Width, bool kStoreCodes>
+[[gnu::always_inline]] inline void quantize_transform_dequantize_f32_codes(const float* x, float* y,
+                                                                           std::int16_t* codes, std::size_t n,
+                                                                           float inverse_step, float step, float lo,
+                                                                           float hi, int k) {
   for (std::size_t i = 0; i < n; ++i) {
     float r = std::nearbyint(x[i] * inverse_step);
     r = r < lo ? lo : r;
     r = r > hi ? hi : r;
     r = r == r ? r : 0.0f;  // NaN -> 0
     const std::int32_t code = std::int32_t(r);
-    if (codes) codes[i] = std::int16_t(code);
-    y[i] = float(drum_transform_signed(code, k)) * step;
+    if constexpr (kStoreCodes) codes[i] = std::int16_t(code);
+    y[i] = float(drum_transform_signed_narrow<Width>(code, k)) * step;
   }
+}
+
+// The code store is a template argument: a branch on `codes` inside the loop keeps it from vectorizing.
+template <int Width>
+[[gnu::always_inline]] inline void quantize_transform_dequantize_f32_loop(const float* x, float* y, std::int16_t* codes,
+                                                                          std::size_t n, float inverse_step, float step,
+                                                                          float lo, float hi, int k) {
+  if (codes)
+    quantize_transform_dequantize_f32_codes<Width, true>(x, y, codes, n, inverse_step, step, lo, hi, k);
+  else
+    quantize_transform_dequantize_f32_codes<Width, false>(x, y, codes, n, inverse_step, step, lo, hi, k);
+}
+
+AXTRAIN_VECTOR_CLONES void quantize_transform_dequantize_block_f32(const float* x, float* y, std::int16_t* codes,
+                                                                   std::size_t n, float inverse_step, float step,
+                                                                   float lo, float hi, int k) {
+  quantize_transform_dequantize_f32_loop<16>(x, y, codes, n, inverse_step, step, lo, hi, k);  // int16 codes
+}
+
+AXTRAIN_VECTOR_CLONES void quantize_transform_dequantize_block_f32_8bit(const float* x, float* y, std::int16_t* codes,
+                                                                        std::size_t n, float inverse_step, float step,
+                                                                        float lo, float hi, int k) {
+  quantize_transform_dequantize_f32_loop<8>(x, y, codes, n, inverse_step, step, lo, hi, k);  // formats <= 9 bits
 }
 
 // Eq. 12: g = g * 1(|g| < 1) (NaN -> 0).
@@ -163,10 +190,14 @@ void quantize_transform_dequantize(const FixedPointFormat& format, const Multipl
   const double lo = format.min_code(), hi = format.max_code();
   const int k = transform_k(multiplier);
   const bool single = format.has_power_of_two_step() && format.frac_bits >= -126 && format.frac_bits <= 126;
+  const bool narrow = format.bits <= 9;  // |code| <= 2^(bits-1) - 1 < 2^8
   std::int16_t* out_codes = codes.empty() ? nullptr : codes.data();
   for_each_block(x.size(), [&](std::size_t begin, std::size_t len) {
     std::int16_t* c = out_codes ? out_codes + begin : nullptr;
-    if (single)
+    if (single && narrow)
+      quantize_transform_dequantize_block_f32_8bit(x.data() + begin, y.data() + begin, c, len, float(inverse),
+                                                   float(step), float(lo), float(hi), k);
+    else if (single)
       quantize_transform_dequantize_block_f32(x.data() + begin, y.data() + begin, c, len, float(inverse), float(step),
                                               float(lo), float(hi), k);
     else
@@ -306,8 +337,10 @@ void AxTrainMethod::hardware_weights(const BatchContext& ctx) {
       stream.reset(ctx.seed, stream_id({kAxTrainFaultStream, ctx.step, std::uint64_t(l)}));
       changes_.clear();
       pas_.channel->sample_changes(std::span<const std::int16_t>(codes), format.layout(), pas_.p, stream, changes_);
-      for (const WordChange& c : changes_)
-        hardware[c.word] = float(format.dequantize(pas_.multiplier.transform(c.value)));
+      // format.dequantize(code) = double(code) * format.step(); the step is hoisted (ldexp per word was a
+      // libm call per flipped word).
+      const double step = format.step();
+      for (const WordChange& c : changes_) hardware[c.word] = float(double(pas_.multiplier.transform(c.value)) * step);
     }
     w.use_forward_value = true;
   }
