@@ -39,3 +39,27 @@ TEST(SweepLimits, AGridOfMoreThan10000PointsIsRefusedBeforeExpanding) {
   EXPECT_FALSE(fs::exists(out));
   fs::remove_all(dir);
 }
+
+// Found by tools/fuzz.sh (kept as tests/fuzz/corpus/experiment/new-key-bytes-yaml-cannot-write.yaml): a `set:` key that adds a new leaf
+// with bytes YAML cannot write back (here a control character) was accepted and produced a point
+// config.yaml that does not parse. New keys must look like every key axsim reads.
+TEST(SweepLimits, ANewKeyWithBytesOutsideKeyCharactersIsRefused) {
+  const fs::path dir = fs::temp_directory_path() / ("axsim_sweep_keys_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const fs::path exp = dir / "keys.yaml";
+  std::ofstream(exp) << "version: 1\n"
+                        "name: keys\n"
+                        "train: "
+                     << AXSIM_SOURCE_DIR
+                     << "/configs/train/mlp-mnist.yaml\n"
+                        "set:\n"
+                        "  \"train.training.bad\\x01key\": 1\n";
+  const fs::path out = dir / "out";
+  const auto r = run_axsim("sweep " + exp.string() + " -o " + out.string());
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("keys.yaml:line 5"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("a new key made of letters, digits"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(out));
+  fs::remove_all(dir);
+}

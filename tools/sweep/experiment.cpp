@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -131,12 +132,25 @@ void set_path(YAML::Node& root, const std::string& key, const YAML::Node& value,
 // A swept key must name something the base configuration has: a misspelled key would otherwise sweep
 // nothing (or fail only when its point runs).
 // With `leaf_may_be_new` (set: and -p), only the last part may be missing (a new key in an existing map).
+// Every configuration key axsim reads is made of these characters. A new leaf key must be too: a key with
+// control or non-UTF-8 bytes would be written into a point's config.yaml that does not read back.
+bool plain_key(const std::string& key) {
+  return !key.empty() && std::all_of(key.begin(), key.end(), [](unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+  });
+}
+
 void expect_existing_key(const YAML::Node& base, const std::string& key, const Origin& where,
                          bool leaf_may_be_new = false) {
   if (key == "seed") return;
   const auto parts = split_path(key);
   const Walk w = walk(base, parts);
-  if (w.depth == parts.size() || (leaf_may_be_new && w.depth + 1 == parts.size() && w.last.IsMap())) return;
+  if (w.depth == parts.size()) return;
+  if (leaf_may_be_new && w.depth + 1 == parts.size() && w.last.IsMap()) {
+    if (plain_key(parts.back())) return;
+    throw_input_error(where.file, where.location, "a new key made of letters, digits, '_' and '-'",
+                      "'" + parts.back() + "'");
+  }
   std::vector<std::string> candidates;
   std::string have;
   if (w.last.IsMap())
